@@ -1,0 +1,3 @@
+//! Cryptographic building blocks: DSA keys as OTR uses them, hashes, randomness.
+
+pub mod dsa;

@@ -1,0 +1,12 @@
+//! The OTR engine of libotr-rs.
+//!
+//! This crate knows nothing of C: it holds the protocol logic, the cryptography
+//! and the file formats of libotr 4.1.1 as safe Rust. The C-ABI crate at the
+//! workspace root owns every C-visible structure and calls in here.
+#![forbid(unsafe_code)]
+
+pub mod crypto;
+pub mod error;
+pub mod store;
+pub mod tlv;
+pub mod wire;

@@ -1,0 +1,1 @@
+//! libotr-rs C ABI
