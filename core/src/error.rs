@@ -44,8 +44,8 @@ pub mod code {
     pub const ENOMEM: u16 = 0x8000 | 86;
     pub const EEXIST: u16 = 0x8000 | 35;
     pub const ENOENT: u16 = 0x8000 | 81;
-    pub const EINVAL: u16 = 0x8000 | 98;
-    pub const EIO: u16 = 0x8000 | 99;
+    pub const EINVAL: u16 = 0x8000 | 48;
+    pub const EIO: u16 = 0x8000 | 49;
     pub const SEXP_INV_LEN_SPEC: u16 = 201;
     pub const SEXP_STRING_TOO_LONG: u16 = 202;
     pub const SEXP_UNMATCHED_PAREN: u16 = 203;

@@ -1,0 +1,122 @@
+//! `proto.h`: policies, message types, and library initialisation.
+
+use core::ffi::c_uint;
+
+/// A bit set of `OTRL_POLICY_*` values.
+pub type OtrlPolicy = c_uint;
+
+pub const OTRL_MSGFLAGS_IGNORE_UNREADABLE: c_uint = 0x01;
+
+pub const OTRL_POLICY_ALLOW_V1: OtrlPolicy = 0x01;
+pub const OTRL_POLICY_ALLOW_V2: OtrlPolicy = 0x02;
+pub const OTRL_POLICY_ALLOW_V3: OtrlPolicy = 0x04;
+pub const OTRL_POLICY_REQUIRE_ENCRYPTION: OtrlPolicy = 0x08;
+pub const OTRL_POLICY_SEND_WHITESPACE_TAG: OtrlPolicy = 0x10;
+pub const OTRL_POLICY_WHITESPACE_START_AKE: OtrlPolicy = 0x20;
+pub const OTRL_POLICY_ERROR_START_AKE: OtrlPolicy = 0x40;
+pub const OTRL_POLICY_VERSION_MASK: OtrlPolicy =
+    OTRL_POLICY_ALLOW_V1 | OTRL_POLICY_ALLOW_V2 | OTRL_POLICY_ALLOW_V3;
+pub const OTRL_HEADER_LEN: c_uint = 3;
+pub const OTRL_B64_HEADER_LEN: c_uint = 4;
+pub const OTRL_POLICY_NEVER: OtrlPolicy = 0x00;
+pub const OTRL_POLICY_OPPORTUNISTIC: OtrlPolicy = OTRL_POLICY_ALLOW_V2
+    | OTRL_POLICY_ALLOW_V3
+    | OTRL_POLICY_SEND_WHITESPACE_TAG
+    | OTRL_POLICY_WHITESPACE_START_AKE
+    | OTRL_POLICY_ERROR_START_AKE;
+pub const OTRL_POLICY_MANUAL: OtrlPolicy = OTRL_POLICY_ALLOW_V2 | OTRL_POLICY_ALLOW_V3;
+pub const OTRL_POLICY_ALWAYS: OtrlPolicy = OTRL_POLICY_ALLOW_V2
+    | OTRL_POLICY_ALLOW_V3
+    | OTRL_POLICY_REQUIRE_ENCRYPTION
+    | OTRL_POLICY_WHITESPACE_START_AKE
+    | OTRL_POLICY_ERROR_START_AKE;
+pub const OTRL_POLICY_DEFAULT: OtrlPolicy = OTRL_POLICY_OPPORTUNISTIC;
+
+/// What kind of OTR message a string is.
+pub type OtrlMessageType = c_uint;
+
+/// Values of [`OtrlMessageType`].
+#[repr(C)]
+#[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+pub enum OtrlMessageTypeValues {
+    OTRL_MSGTYPE_NOTOTR = 0,
+    OTRL_MSGTYPE_TAGGEDPLAINTEXT = 1,
+    OTRL_MSGTYPE_QUERY = 2,
+    OTRL_MSGTYPE_DH_COMMIT = 3,
+    OTRL_MSGTYPE_DH_KEY = 4,
+    OTRL_MSGTYPE_REVEALSIG = 5,
+    OTRL_MSGTYPE_SIGNATURE = 6,
+    OTRL_MSGTYPE_V1_KEYEXCH = 7,
+    OTRL_MSGTYPE_DATA = 8,
+    OTRL_MSGTYPE_ERROR = 9,
+    OTRL_MSGTYPE_UNKNOWN = 10,
+}
+
+/// The outcome of feeding one piece to the fragment reassembler.
+pub type OtrlFragmentResult = c_uint;
+
+/// Values of [`OtrlFragmentResult`].
+#[repr(C)]
+#[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+pub enum OtrlFragmentResultValues {
+    OTRL_FRAGMENT_UNFRAGMENTED = 0,
+    OTRL_FRAGMENT_INCOMPLETE = 1,
+    OTRL_FRAGMENT_COMPLETE = 2,
+}
+
+/// Which fragments `otrl_message_sending` injects itself.
+pub type OtrlFragmentPolicy = c_uint;
+
+/// Values of [`OtrlFragmentPolicy`].
+#[repr(C)]
+#[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+pub enum OtrlFragmentPolicyValues {
+    OTRL_FRAGMENT_SEND_SKIP = 0,
+    OTRL_FRAGMENT_SEND_ALL = 1,
+    OTRL_FRAGMENT_SEND_ALL_BUT_FIRST = 2,
+    OTRL_FRAGMENT_SEND_ALL_BUT_LAST = 3,
+}
+
+use core::ffi::c_char;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use crate::gcry::gcry_error_t;
+use crate::version::{OTRL_VERSION_MAJOR, OTRL_VERSION_MINOR};
+
+/// The lowest API version (`major << 16 | minor << 8 | sub`) any caller of
+/// [`otrl_init`] was built against; 0 before the first call. Exported as data,
+/// as 4.1.1 does (an `unsigned int`; the atomic has the same layout).
+#[no_mangle]
+pub static otrl_api_version: AtomicU32 = AtomicU32::new(0);
+
+/// Initialises the library for a caller built against libotr
+/// `ver_major.ver_minor.ver_sub`.
+///
+/// Returns 0 for callers built against 4.0 or 4.1, and
+/// `gcry_error(GPG_ERR_INV_VALUE)` (with a message on stderr) for another
+/// major version or a newer minor one, as upstream 4.1.1 does. (Debian's
+/// build of 4.1.1 accepts every version; see the README.) It may be called
+/// any number of times, from any thread.
+#[no_mangle]
+pub extern "C" fn otrl_init(ver_major: c_uint, ver_minor: c_uint, ver_sub: c_uint) -> gcry_error_t {
+    if ver_major != OTRL_VERSION_MAJOR || ver_minor > OTRL_VERSION_MINOR {
+        eprintln!(
+            "Expected libotr API version {ver_major}.{ver_minor}.{ver_sub} incompatible with actual version {}.{}.{}.  Aborting.",
+            OTRL_VERSION_MAJOR,
+            OTRL_VERSION_MINOR,
+            crate::version::OTRL_VERSION_SUB
+        );
+        return otr_core::error::OtrError::libotr(otr_core::error::code::INV_VALUE).value();
+    }
+    let this = (ver_major << 16) | (ver_minor.min(0xff) << 8) | ver_sub.min(0xff);
+    let _ = otrl_api_version.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |cur| {
+        (cur == 0 || this < cur).then_some(this)
+    });
+    0
+}
+
+/// The version string of the libotr API implemented: "4.1.1".
+#[no_mangle]
+pub extern "C" fn otrl_version() -> *const c_char {
+    c"4.1.1".as_ptr()
+}
