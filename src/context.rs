@@ -336,7 +336,7 @@ pub unsafe extern "C" fn otrl_context_update_recent_child(
     unsafe {
         let Some(c) = context.as_mut() else { return };
         let master = c.m_context;
-        if master == context || master.is_null() {
+        if master.is_null() {
             return;
         }
         (*master).recent_child = context;
@@ -673,7 +673,8 @@ pub unsafe extern "C" fn otrl_context_find_recent_instance(
 }
 
 /// The "best" member of a context's family: ENCRYPTED beats FINISHED beats
-/// PLAINTEXT, then a trusted fingerprint, then the most recent receipt.
+/// PLAINTEXT, then a trusted fingerprint, then the most recent receipt (on
+/// a tie the later member in the list wins, as in 4.1.1).
 ///
 /// # Safety
 /// `context` is NULL or a valid context.
@@ -703,7 +704,7 @@ pub unsafe extern "C" fn otrl_context_find_recent_secure_instance(
             let better = match (state, trust) {
                 (Greater, _) => true,
                 (Equal, Greater) => true,
-                (Equal, Equal) => recv(cand) > recv(b),
+                (Equal, Equal) => recv(cand) >= recv(b),
                 _ => false,
             };
             if better {

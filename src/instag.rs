@@ -144,17 +144,12 @@ unsafe fn load_instags(us: OtrlUserState, data: &[u8]) -> gcry_error_t {
     };
     // SAFETY: per the contract.
     let u = unsafe { &mut *us };
+    // Each line goes to the head of the list, duplicates included, so the
+    // list ends up in reverse file order and the last line wins in find.
     for e in &entries {
-        // SAFETY: the strings point into `e`, alive for the call.
-        unsafe {
-            let mut a = e.accountname.clone();
-            a.push(0);
-            let mut p = e.protocol.clone();
-            p.push(0);
-            otrl_instag_forget(otrl_instag_find(us, a.as_ptr().cast(), p.as_ptr().cast()));
-            if !push_instag(u, &e.accountname, &e.protocol, e.instag) {
-                return error_from_errno(libc::ENOMEM);
-            }
+        // SAFETY: u is a valid user state.
+        if !unsafe { push_instag(u, &e.accountname, &e.protocol, e.instag) } {
+            return error_from_errno(libc::ENOMEM);
         }
     }
     0

@@ -1,14 +1,275 @@
-//! `privkey.h`: private keys, fingerprints files.
+//! `privkey.h`: private keys, key generation, and the fingerprints file.
 
-use crate::userstate::OtrlUserState;
+use core::ffi::{c_char, c_uchar, c_ushort, c_void};
+use core::ptr::null_mut;
 
-/// Forgets every private key of the user state.
+use otr_core::crypto::dsa::{hash_to_human, DsaPrivateKey};
+use otr_core::error::{code, OtrError};
+use otr_core::store::{fingerprints, privkeys, privkeys::StoredKey};
+
+use crate::context::{
+    otrl_context_find, otrl_context_find_fingerprint, otrl_context_set_trust, AddAppData,
+    ConnContext,
+};
+use crate::ffi::{
+    bytes, calloc, free, guard, malloc_copy, malloc_cstring, read_path, read_stream,
+    replace_path, write_stream,
+};
+use crate::gcry::{error_from_errno, gcry_error_t, gcry_sexp_t};
+use crate::instag::OTRL_INSTAG_MASTER;
+use crate::privkey_t::{OtrlPendingPrivKey, OtrlPrivKey, OTRL_PUBKEY_TYPE_DSA};
+use crate::userstate::{s_OtrlUserState, OtrlUserState};
+
+/// Bytes of a human-readable fingerprint, with its terminating NUL.
+pub const OTRL_PRIVKEY_FPRINT_HUMAN_LEN: usize = 45;
+
+/// A private key as allocated here: the C-visible struct first (so a
+/// pointer to the cell is a pointer to the `OtrlPrivKey`), then the key as
+/// stored in the file.
+#[repr(C)]
+struct KeyCell {
+    c: OtrlPrivKey,
+    stored: StoredKey,
+}
+
+/// A key generation in progress: the `void *newkey` of the
+/// `otrl_privkey_generate_*` calls. Only `calculate` writes `key`, so it may
+/// run on another thread while the user state is in use.
+struct PendingKey {
+    accountname: Vec<u8>,
+    protocol: Vec<u8>,
+    key: Option<DsaPrivateKey>,
+}
+
+fn libotr_error(code: u16) -> gcry_error_t {
+    OtrError::libotr(code).value()
+}
+
+/// Writes the 44-character form of a fingerprint ("XXXXXXXX XXXXXXXX ...")
+/// and its NUL into `human`.
 ///
 /// # Safety
-/// `us` is NULL or a valid user state.
+/// `human` has room for 45 bytes; `hash` points to 20 bytes.
 #[no_mangle]
-pub unsafe extern "C" fn otrl_privkey_forget_all(us: OtrlUserState) {
-    let _ = us;
+pub unsafe extern "C" fn otrl_privkey_hash_to_human(human: *mut c_char, hash: *const c_uchar) {
+    if human.is_null() || hash.is_null() {
+        return;
+    }
+    // SAFETY: sizes per the contract.
+    unsafe {
+        let h: &[u8; 20] = &*hash.cast::<[u8; 20]>();
+        write_human(human, h);
+    }
+}
+
+/// # Safety
+/// `human` has room for 45 bytes.
+unsafe fn write_human(human: *mut c_char, hash: &[u8; 20]) {
+    let text = hash_to_human(hash);
+    // SAFETY: the text is 44 bytes; the NUL goes at index 44.
+    unsafe {
+        core::ptr::copy_nonoverlapping(text.as_ptr(), human.cast::<u8>(), text.len());
+        *human.add(text.len()) = 0;
+    }
+}
+
+/// Our fingerprint for the account in human form, written into
+/// `fingerprint` and returned; NULL when the account has no key.
+///
+/// # Safety
+/// `us` is NULL or valid; `fingerprint` has room for 45 bytes; the strings
+/// are NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_privkey_fingerprint(
+    us: OtrlUserState,
+    fingerprint: *mut c_char,
+    accountname: *const c_char,
+    protocol: *const c_char,
+) -> *mut c_char {
+    guard(null_mut(), || {
+        let mut raw = [0u8; 20];
+        // SAFETY: per the contract.
+        unsafe {
+            if fingerprint.is_null()
+                || otrl_privkey_fingerprint_raw(us, raw.as_mut_ptr(), accountname, protocol)
+                    .is_null()
+            {
+                return null_mut();
+            }
+            write_human(fingerprint, &raw);
+        }
+        fingerprint
+    })
+}
+
+/// Our fingerprint for the account as 20 raw bytes (SHA-1 of the public key
+/// data), written into `hash` and returned; NULL when there is no key.
+///
+/// # Safety
+/// `us` is NULL or valid; `hash` has room for 20 bytes; the strings are NULL
+/// or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_privkey_fingerprint_raw(
+    us: OtrlUserState,
+    hash: *mut c_uchar,
+    accountname: *const c_char,
+    protocol: *const c_char,
+) -> *mut c_uchar {
+    guard(null_mut(), || {
+        // SAFETY: per the contract.
+        unsafe {
+            let key = otrl_privkey_find(us, accountname, protocol);
+            let Some(k) = key.as_ref() else { return null_mut() };
+            if hash.is_null() || k.pubkey_data.is_null() {
+                return null_mut();
+            }
+            let data = core::slice::from_raw_parts(k.pubkey_data, k.pubkey_datalen);
+            let fp = otr_core::crypto::sha1(data);
+            core::ptr::copy_nonoverlapping(fp.as_ptr(), hash, 20);
+        }
+        hash
+    })
+}
+
+/// Reads the private key file at `filename`, replacing every key of the
+/// user state. A missing file gives `gcry_error_from_errno(ENOENT)`.
+///
+/// Unlike 4.1.1, a malformed file leaves the keys already loaded untouched
+/// (4.1.1 forgets them all, then loads the accounts before the bad one).
+///
+/// # Safety
+/// `us` is NULL or valid; `filename` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_privkey_read(
+    us: OtrlUserState,
+    filename: *const c_char,
+) -> gcry_error_t {
+    guard(error_from_errno(libc::EFAULT), || {
+        // SAFETY: per the contract.
+        let (Some(u), Some(name)) = (unsafe { us.as_mut() }, unsafe { bytes(filename) }) else {
+            return error_from_errno(libc::EFAULT);
+        };
+        match read_path(name) {
+            Ok(data) => load_keys(u, &data),
+            Err(e) => e,
+        }
+    })
+}
+
+/// Reads a private key file from an open stream (see [`otrl_privkey_read`]).
+/// A NULL stream reads nothing and returns 0.
+///
+/// # Safety
+/// `us` is NULL or valid; `privf` is NULL or a readable stream.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_privkey_read_FILEp(
+    us: OtrlUserState,
+    privf: *mut libc::FILE,
+) -> gcry_error_t {
+    guard(error_from_errno(libc::EFAULT), || {
+        // SAFETY: per the contract.
+        let Some(u) = (unsafe { us.as_mut() }) else {
+            return error_from_errno(libc::EFAULT);
+        };
+        if privf.is_null() {
+            return 0;
+        }
+        // SAFETY: privf is a readable stream.
+        match unsafe { read_stream(privf) } {
+            Ok(data) => load_keys(u, &data),
+            Err(e) => e,
+        }
+    })
+}
+
+/// Replaces the user state's keys with those of a key file's contents.
+fn load_keys(us: &mut s_OtrlUserState, data: &[u8]) -> gcry_error_t {
+    let keys = match privkeys::parse_file(data) {
+        Ok(k) => k,
+        Err(e) => return e.value(),
+    };
+    let mut cells = Vec::with_capacity(keys.len());
+    for stored in keys {
+        match new_cell(stored) {
+            Ok(cell) => cells.push(cell),
+            Err(e) => {
+                // SAFETY: the cells were made here and are not linked yet.
+                cells.into_iter().for_each(|c| unsafe { free_cell(c) });
+                return e;
+            }
+        }
+    }
+    // SAFETY: us is valid.
+    unsafe { otrl_privkey_forget_all(us) };
+    // libotr puts each key it reads at the head of the list: file order
+    // reversed, so the last of two entries for one account is found.
+    for cell in cells {
+        // SAFETY: cell is fresh; the list head is updated with back-links.
+        unsafe {
+            (*cell).next = us.privkey_root;
+            if let Some(next) = (*cell).next.as_mut() {
+                next.tous = &mut (*cell).next;
+            }
+            us.privkey_root = cell;
+            (*cell).tous = &mut us.privkey_root;
+        }
+    }
+    0
+}
+
+/// Allocates the C-visible key for a stored key.
+fn new_cell(stored: StoredKey) -> Result<*mut OtrlPrivKey, gcry_error_t> {
+    let public = stored.public_key().map_err(|e| e.value())?;
+    let pubdata = public.serialize();
+    let accountname = malloc_cstring(&stored.accountname);
+    let protocol = malloc_cstring(&stored.protocol);
+    let pubkey_data = malloc_copy(&pubdata[2..]);
+    if accountname.is_null() || protocol.is_null() || pubkey_data.is_null() {
+        // SAFETY: each is NULL or freshly malloc'd.
+        unsafe {
+            free(accountname);
+            free(protocol);
+            free(pubkey_data);
+        }
+        return Err(error_from_errno(libc::ENOMEM));
+    }
+    let cell = Box::new(KeyCell {
+        c: OtrlPrivKey {
+            next: null_mut(),
+            tous: null_mut(),
+            accountname,
+            protocol,
+            pubkey_type: OTRL_PUBKEY_TYPE_DSA,
+            privkey: null_mut(),
+            pubkey_data,
+            pubkey_datalen: pubdata.len() - 2,
+        },
+        stored,
+    });
+    Ok(Box::into_raw(cell).cast::<OtrlPrivKey>())
+}
+
+/// Frees a key made by [`new_cell`] (not its list links).
+///
+/// # Safety
+/// `p` came from [`new_cell`] and is not used afterwards.
+unsafe fn free_cell(p: *mut OtrlPrivKey) {
+    // SAFETY: p is the first field of a boxed KeyCell.
+    unsafe {
+        let cell = Box::from_raw(p.cast::<KeyCell>());
+        free(cell.c.accountname);
+        free(cell.c.protocol);
+        free(cell.c.pubkey_data);
+    }
+}
+
+/// The key cell behind a C key pointer.
+///
+/// # Safety
+/// `p` is a key of a user state (made by this library).
+unsafe fn cell<'a>(p: *const OtrlPrivKey) -> &'a KeyCell {
+    // SAFETY: keys are only ever allocated as KeyCells.
+    unsafe { &*p.cast::<KeyCell>() }
 }
 
 /// Forgets every pending key generation of the user state.
@@ -17,5 +278,603 @@ pub unsafe extern "C" fn otrl_privkey_forget_all(us: OtrlUserState) {
 /// `us` is NULL or a valid user state.
 #[no_mangle]
 pub unsafe extern "C" fn otrl_privkey_pending_forget_all(us: OtrlUserState) {
-    let _ = us;
+    // SAFETY: per the contract.
+    unsafe {
+        let Some(u) = us.as_mut() else { return };
+        while !u.pending_root.is_null() {
+            pending_forget(u.pending_root);
+        }
+    }
+}
+
+/// Unlinks and frees one pending entry.
+///
+/// # Safety
+/// `p` is a valid, linked pending entry.
+unsafe fn pending_forget(p: *mut OtrlPendingPrivKey) {
+    // SAFETY: per the contract.
+    unsafe {
+        let e = &mut *p;
+        if !e.tous.is_null() {
+            *e.tous = e.next;
+        }
+        if let Some(next) = e.next.as_mut() {
+            next.tous = e.tous;
+        }
+        free(e.accountname);
+        free(e.protocol);
+        free(p);
+    }
+}
+
+/// The pending entry for (account, protocol), or NULL.
+fn pending_find(us: &s_OtrlUserState, acct: &[u8], proto: &[u8]) -> *mut OtrlPendingPrivKey {
+    let mut cur = us.pending_root;
+    // SAFETY: the list is well formed.
+    unsafe {
+        while let Some(e) = cur.as_ref() {
+            if bytes(e.accountname) == Some(acct) && bytes(e.protocol) == Some(proto) {
+                return cur;
+            }
+            cur = e.next;
+        }
+    }
+    null_mut()
+}
+
+/// Starts generating a key for the account: records it as pending and
+/// hands back `*newkeyp` for [`otrl_privkey_generate_calculate`]. Returns
+/// `gcry_error(GPG_ERR_EEXIST)` (0x20008023) if one is already pending.
+///
+/// # Safety
+/// `us` is NULL or valid; the strings are NULL or NUL-terminated;
+/// `newkeyp` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_privkey_generate_start(
+    us: OtrlUserState,
+    accountname: *const c_char,
+    protocol: *const c_char,
+    newkeyp: *mut *mut c_void,
+) -> gcry_error_t {
+    guard(error_from_errno(libc::ENOMEM), || {
+        // SAFETY: per the contract.
+        unsafe {
+            if let Some(p) = newkeyp.as_mut() {
+                *p = null_mut();
+            }
+            let (Some(u), Some(acct), Some(proto)) =
+                (us.as_mut(), bytes(accountname), bytes(protocol))
+            else {
+                return libotr_error(code::INV_VALUE);
+            };
+            if !pending_find(u, acct, proto).is_null() {
+                return libotr_error(code::EEXIST);
+            }
+            let entry = calloc::<OtrlPendingPrivKey>();
+            let a = malloc_cstring(acct);
+            let p = malloc_cstring(proto);
+            if entry.is_null() || a.is_null() || p.is_null() {
+                free(entry);
+                free(a);
+                free(p);
+                return error_from_errno(libc::ENOMEM);
+            }
+            (*entry).accountname = a;
+            (*entry).protocol = p;
+            (*entry).next = u.pending_root;
+            if let Some(next) = (*entry).next.as_mut() {
+                next.tous = &mut (*entry).next;
+            }
+            u.pending_root = entry;
+            (*entry).tous = &mut u.pending_root;
+            let pending = Box::new(PendingKey {
+                accountname: acct.to_vec(),
+                protocol: proto.to_vec(),
+                key: None,
+            });
+            match newkeyp.as_mut() {
+                Some(out) => *out = Box::into_raw(pending).cast(),
+                None => pending_forget(entry),
+            }
+        }
+        0
+    })
+}
+
+/// Computes the key of a pending generation (the slow part, tens of
+/// milliseconds). It touches nothing but `newkey`, so it may run on another
+/// thread while the application keeps using the user state.
+///
+/// # Safety
+/// `newkey` is NULL or from [`otrl_privkey_generate_start`], not finished
+/// or cancelled, and not used by another thread during the call.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_privkey_generate_calculate(newkey: *mut c_void) -> gcry_error_t {
+    guard(libotr_error(code::GENERAL), || {
+        // SAFETY: per the contract.
+        let Some(p) = (unsafe { newkey.cast::<PendingKey>().as_mut() }) else {
+            return libotr_error(code::INV_VALUE);
+        };
+        p.key = Some(DsaPrivateKey::generate());
+        0
+    })
+}
+
+/// Finishes a generation: writes all keys, the new one replacing any old
+/// key of the account, to the named file (atomically; a new file is created
+/// with mode 0600), loads them, and ends the pending state.
+///
+/// # Safety
+/// `us` is NULL or valid; `newkey` is NULL or a calculated generation of
+/// this user state, not used afterwards; `filename` is NULL or
+/// NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_privkey_generate_finish(
+    us: OtrlUserState,
+    newkey: *mut c_void,
+    filename: *const c_char,
+) -> gcry_error_t {
+    guard(libotr_error(code::GENERAL), || {
+        // SAFETY: per the contract.
+        unsafe {
+            let name = bytes(filename);
+            let result = match (us.as_mut(), name, finished_file(us, newkey)) {
+                (Some(u), Some(name), Some(data)) => match replace_path(name, &data, true) {
+                    Ok(()) => load_keys(u, &data),
+                    Err(e) => e,
+                },
+                _ => libotr_error(code::INV_VALUE),
+            };
+            otrl_privkey_generate_cancelled(us, newkey);
+            result
+        }
+    })
+}
+
+/// Finishes a generation onto an open stream (see
+/// [`otrl_privkey_generate_finish`]).
+///
+/// # Safety
+/// As [`otrl_privkey_generate_finish`]; `privf` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_privkey_generate_finish_FILEp(
+    us: OtrlUserState,
+    newkey: *mut c_void,
+    privf: *mut libc::FILE,
+) -> gcry_error_t {
+    guard(libotr_error(code::GENERAL), || {
+        // SAFETY: per the contract.
+        unsafe {
+            let result = match (us.as_mut(), privf.is_null(), finished_file(us, newkey)) {
+                (Some(u), false, Some(data)) => match write_stream(privf, &data) {
+                    Ok(()) => load_keys(u, &data),
+                    Err(e) => e,
+                },
+                _ => libotr_error(code::INV_VALUE),
+            };
+            otrl_privkey_generate_cancelled(us, newkey);
+            result
+        }
+    })
+}
+
+/// The key file after a generation: every other key in list order, then the
+/// new one. None when the generation has no key yet.
+///
+/// # Safety
+/// `us` is NULL or valid; `newkey` is NULL or a live generation.
+unsafe fn finished_file(us: OtrlUserState, newkey: *mut c_void) -> Option<Vec<u8>> {
+    // SAFETY: per the contract.
+    let (u, p) = unsafe { (us.as_ref()?, newkey.cast::<PendingKey>().as_ref()?) };
+    let key = p.key.as_ref()?;
+    let new = privkeys::stored_from_key(&p.accountname, &p.protocol, key);
+    let mut all: Vec<&StoredKey> = Vec::new();
+    let mut cur = u.privkey_root;
+    // SAFETY: the list is well formed and made of key cells.
+    unsafe {
+        while let Some(k) = cur.as_ref() {
+            let c = cell(cur);
+            if !(c.stored.accountname == p.accountname && c.stored.protocol == p.protocol) {
+                all.push(&c.stored);
+            }
+            cur = k.next;
+        }
+    }
+    all.push(&new);
+    Some(privkeys::write_file(&all))
+}
+
+/// Abandons a generation: ends its pending state and frees `newkey`.
+///
+/// # Safety
+/// `us` is NULL or valid; `newkey` is NULL or from
+/// [`otrl_privkey_generate_start`], not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_privkey_generate_cancelled(us: OtrlUserState, newkey: *mut c_void) {
+    guard((), || {
+        if newkey.is_null() {
+            return;
+        }
+        // SAFETY: newkey is a boxed PendingKey per the contract.
+        let p = unsafe { Box::from_raw(newkey.cast::<PendingKey>()) };
+        // SAFETY: us is NULL or valid.
+        if let Some(u) = unsafe { us.as_ref() } {
+            let entry = pending_find(u, &p.accountname, &p.protocol);
+            if !entry.is_null() {
+                // SAFETY: entry is linked in us.
+                unsafe { pending_forget(entry) };
+            }
+        }
+    })
+}
+
+/// Generates a key for the account and writes all keys to the named file
+/// (start, calculate and finish in one call).
+///
+/// # Safety
+/// As [`otrl_privkey_generate_start`] and [`otrl_privkey_generate_finish`].
+#[no_mangle]
+pub unsafe extern "C" fn otrl_privkey_generate(
+    us: OtrlUserState,
+    filename: *const c_char,
+    accountname: *const c_char,
+    protocol: *const c_char,
+) -> gcry_error_t {
+    let mut newkey = null_mut();
+    // SAFETY: per the contract.
+    unsafe {
+        let err = otrl_privkey_generate_start(us, accountname, protocol, &mut newkey);
+        if newkey.is_null() {
+            return err;
+        }
+        otrl_privkey_generate_calculate(newkey);
+        otrl_privkey_generate_finish(us, newkey, filename)
+    }
+}
+
+/// Generates a key for the account and writes all keys to an open stream.
+///
+/// # Safety
+/// As [`otrl_privkey_generate_start`] and
+/// [`otrl_privkey_generate_finish_FILEp`].
+#[no_mangle]
+pub unsafe extern "C" fn otrl_privkey_generate_FILEp(
+    us: OtrlUserState,
+    privf: *mut libc::FILE,
+    accountname: *const c_char,
+    protocol: *const c_char,
+) -> gcry_error_t {
+    let mut newkey = null_mut();
+    // SAFETY: per the contract.
+    unsafe {
+        let err = otrl_privkey_generate_start(us, accountname, protocol, &mut newkey);
+        if newkey.is_null() {
+            return err;
+        }
+        otrl_privkey_generate_calculate(newkey);
+        otrl_privkey_generate_finish_FILEp(us, newkey, privf)
+    }
+}
+
+/// Reads the fingerprints file at `filename` into the user state, creating
+/// master contexts (with `add_app_data`) and fingerprints as needed.
+///
+/// # Safety
+/// `us` is NULL or valid; `filename` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_privkey_read_fingerprints(
+    us: OtrlUserState,
+    filename: *const c_char,
+    add_app_data: AddAppData,
+    data: *mut c_void,
+) -> gcry_error_t {
+    guard(error_from_errno(libc::EFAULT), || {
+        // SAFETY: per the contract.
+        let Some(name) = (unsafe { bytes(filename) }) else {
+            return error_from_errno(libc::EFAULT);
+        };
+        if us.is_null() {
+            return error_from_errno(libc::EFAULT);
+        }
+        match read_path(name) {
+            // SAFETY: us is valid.
+            Ok(text) => unsafe { load_fingerprints(us, &text, add_app_data, data) },
+            Err(e) => e,
+        }
+    })
+}
+
+/// Reads a fingerprints file from an open stream; NULL reads nothing.
+///
+/// # Safety
+/// `us` is NULL or valid; `storef` is NULL or readable.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_privkey_read_fingerprints_FILEp(
+    us: OtrlUserState,
+    storef: *mut libc::FILE,
+    add_app_data: AddAppData,
+    data: *mut c_void,
+) -> gcry_error_t {
+    guard(error_from_errno(libc::EFAULT), || {
+        if us.is_null() {
+            return error_from_errno(libc::EFAULT);
+        }
+        if storef.is_null() {
+            return 0;
+        }
+        // SAFETY: storef is readable; us is valid.
+        unsafe {
+            match read_stream(storef) {
+                Ok(text) => load_fingerprints(us, &text, add_app_data, data),
+                Err(e) => e,
+            }
+        }
+    })
+}
+
+/// Adds every fingerprint line to the user state.
+///
+/// # Safety
+/// `us` is a valid user state.
+unsafe fn load_fingerprints(
+    us: OtrlUserState,
+    text: &[u8],
+    add_app_data: AddAppData,
+    data: *mut c_void,
+) -> gcry_error_t {
+    for line in fingerprints::parse(text) {
+        let cstr = |b: &[u8]| {
+            let mut v = b.to_vec();
+            v.push(0);
+            v
+        };
+        let (user, acct, proto) = (
+            cstr(&line.username),
+            cstr(&line.accountname),
+            cstr(&line.protocol),
+        );
+        let mut fp = line.fingerprint;
+        // SAFETY: the strings are NUL-terminated and alive for the calls;
+        // the callbacks are the application's own.
+        unsafe {
+            let ctx: *mut ConnContext = otrl_context_find(
+                us,
+                user.as_ptr().cast(),
+                acct.as_ptr().cast(),
+                proto.as_ptr().cast(),
+                OTRL_INSTAG_MASTER,
+                1,
+                null_mut(),
+                add_app_data,
+                data,
+            );
+            if ctx.is_null() {
+                return error_from_errno(libc::ENOMEM);
+            }
+            let f = otrl_context_find_fingerprint(ctx, fp.as_mut_ptr(), 1, null_mut());
+            if f.is_null() {
+                return error_from_errno(libc::ENOMEM);
+            }
+            let trust = line.trust.map(|t| cstr(&t));
+            otrl_context_set_trust(f, trust.as_ref().map_or(core::ptr::null(), |t| t.as_ptr().cast()));
+        }
+    }
+    0
+}
+
+/// The fingerprints file for the user state: one line per fingerprint of
+/// each master context, in list order.
+fn fingerprints_file(us: &s_OtrlUserState) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut ctx = us.context_root;
+    // SAFETY: the lists are well formed.
+    unsafe {
+        while let Some(c) = ctx.as_ref() {
+            if c.m_context == ctx {
+                let mut f = c.fingerprint_root.next;
+                while let Some(fp) = f.as_ref() {
+                    if !fp.fingerprint.is_null() {
+                        let hash = &*fp.fingerprint.cast::<[u8; 20]>();
+                        fingerprints::write_line(
+                            &mut out,
+                            bytes(c.username).unwrap_or_default(),
+                            bytes(c.accountname).unwrap_or_default(),
+                            bytes(c.protocol).unwrap_or_default(),
+                            hash,
+                            bytes(fp.trust),
+                        );
+                    }
+                    f = fp.next;
+                }
+            }
+            ctx = c.next;
+        }
+    }
+    out
+}
+
+/// Writes the fingerprints file at `filename` (replaced atomically).
+///
+/// # Safety
+/// `us` is NULL or valid; `filename` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_privkey_write_fingerprints(
+    us: OtrlUserState,
+    filename: *const c_char,
+) -> gcry_error_t {
+    guard(error_from_errno(libc::EFAULT), || {
+        // SAFETY: per the contract.
+        let (Some(u), Some(name)) = (unsafe { us.as_ref() }, unsafe { bytes(filename) }) else {
+            return error_from_errno(libc::EFAULT);
+        };
+        replace_path(name, &fingerprints_file(u), false).err().unwrap_or(0)
+    })
+}
+
+/// Writes the fingerprints file to an open stream.
+///
+/// # Safety
+/// `us` is NULL or valid; `storef` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_privkey_write_fingerprints_FILEp(
+    us: OtrlUserState,
+    storef: *mut libc::FILE,
+) -> gcry_error_t {
+    guard(error_from_errno(libc::EFAULT), || {
+        // SAFETY: per the contract.
+        let Some(u) = (unsafe { us.as_ref() }) else {
+            return error_from_errno(libc::EFAULT);
+        };
+        if storef.is_null() {
+            return 0;
+        }
+        // SAFETY: storef is writable.
+        unsafe { write_stream(storef, &fingerprints_file(u)) }.err().unwrap_or(0)
+    })
+}
+
+/// Our private key for the account, or NULL.
+///
+/// # Safety
+/// `us` is NULL or valid; the strings are NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_privkey_find(
+    us: OtrlUserState,
+    accountname: *const c_char,
+    protocol: *const c_char,
+) -> *mut OtrlPrivKey {
+    // SAFETY: per the contract.
+    unsafe {
+        let (Some(u), Some(acct), Some(proto)) = (us.as_ref(), bytes(accountname), bytes(protocol))
+        else {
+            return null_mut();
+        };
+        let mut cur = u.privkey_root;
+        while let Some(k) = cur.as_ref() {
+            if bytes(k.accountname) == Some(acct) && bytes(k.protocol) == Some(proto) {
+                return cur;
+            }
+            cur = k.next;
+        }
+    }
+    null_mut()
+}
+
+/// Forgets one private key (the key file is not touched).
+///
+/// # Safety
+/// `privkey` is NULL or a key of a user state, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_privkey_forget(privkey: *mut OtrlPrivKey) {
+    // SAFETY: per the contract.
+    unsafe {
+        let Some(k) = privkey.as_mut() else { return };
+        if !k.tous.is_null() {
+            *k.tous = k.next;
+        }
+        if let Some(next) = k.next.as_mut() {
+            next.tous = k.tous;
+        }
+        free_cell(privkey);
+    }
+}
+
+/// Forgets every private key of the user state.
+///
+/// # Safety
+/// `us` is NULL or a valid user state.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_privkey_forget_all(us: OtrlUserState) {
+    // SAFETY: per the contract.
+    unsafe {
+        let Some(u) = us.as_mut() else { return };
+        while !u.privkey_root.is_null() {
+            otrl_privkey_forget(u.privkey_root);
+        }
+    }
+}
+
+/// Signs `data` (read as a big-endian number, reduced mod q, as 4.1.1
+/// does) with the private key; `*sigp` gets a malloc'd 40-byte r || s.
+///
+/// # Safety
+/// `sigp` and `siglenp` are writable; `privkey` is NULL or a key of a user
+/// state; `data` is readable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_privkey_sign(
+    sigp: *mut *mut c_uchar,
+    siglenp: *mut usize,
+    privkey: *mut OtrlPrivKey,
+    data: *const c_uchar,
+    len: usize,
+) -> gcry_error_t {
+    guard(libotr_error(code::GENERAL), || {
+        // SAFETY: per the contract.
+        unsafe {
+            let Some(k) = privkey.as_ref() else { return libotr_error(code::INV_VALUE) };
+            if k.pubkey_type != OTRL_PUBKEY_TYPE_DSA || sigp.is_null() || siglenp.is_null() {
+                return libotr_error(code::INV_VALUE);
+            }
+            if data.is_null() && len != 0 {
+                return libotr_error(code::INV_VALUE);
+            }
+            let msg = if len == 0 { &[][..] } else { core::slice::from_raw_parts(data, len) };
+            let key = match cell(privkey).stored.dsa() {
+                Ok(key) => key,
+                Err(e) => return e.value(),
+            };
+            let sig = key.sign(msg);
+            let out = malloc_copy(&sig);
+            if out.is_null() {
+                return error_from_errno(libc::ENOMEM);
+            }
+            *sigp = out;
+            *siglenp = sig.len();
+        }
+        0
+    })
+}
+
+/// Verifies a DSA signature (40 bytes, r || s) over `data` with the public
+/// key `pubs`, a libgcrypt `(public-key (dsa (p ..)(q ..)(g ..)(y ..)))`.
+///
+/// libotr-rs does not link libgcrypt: `pubs` is read through the
+/// process's own libgcrypt (looked up at run time), so it must be a genuine
+/// `gcry_sexp_t`; without libgcrypt in the process the answer is
+/// `GPG_ERR_NO_PUBKEY`.
+///
+/// # Safety
+/// `sigbuf` is readable for `siglen` bytes, `data` for `len` bytes; `pubs`
+/// is NULL or a libgcrypt S-expression.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_privkey_verify(
+    sigbuf: *const c_uchar,
+    siglen: usize,
+    pubkey_type: c_ushort,
+    pubs: gcry_sexp_t,
+    data: *const c_uchar,
+    len: usize,
+) -> gcry_error_t {
+    guard(libotr_error(code::GENERAL), || {
+        if pubkey_type != OTRL_PUBKEY_TYPE_DSA {
+            return libotr_error(code::INV_VALUE);
+        }
+        if (sigbuf.is_null() && siglen != 0) || (data.is_null() && len != 0) {
+            return libotr_error(code::INV_VALUE);
+        }
+        let Some(public) = crate::gcry::public_key_of(pubs) else {
+            return libotr_error(code::NO_PUBKEY);
+        };
+        // SAFETY: readable per the contract.
+        let (sig, msg) = unsafe {
+            (
+                if siglen == 0 { &[][..] } else { core::slice::from_raw_parts(sigbuf, siglen) },
+                if len == 0 { &[][..] } else { core::slice::from_raw_parts(data, len) },
+            )
+        };
+        match public.verify_libotr(sig, msg) {
+            Ok(()) => 0,
+            Err(e) => e.value(),
+        }
+    })
 }

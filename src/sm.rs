@@ -81,3 +81,39 @@ pub(crate) fn sm_state_reset(s: &mut OtrlSMState) {
     s.received_question = 0;
     s.sm_prog_state = OtrlSMProgStateValues::OTRL_SMP_PROG_OK as OtrlSMProgState;
 }
+
+/// Prepares the SMP module. The group constants are compile-time values in
+/// libotr-rs, so there is nothing to set up; kept for 4.1.1's callers.
+#[no_mangle]
+pub extern "C" fn otrl_sm_init() {}
+
+/// Initialises a freshly allocated SMP state: no secret, expecting SMP1,
+/// no question received, progress OK.
+///
+/// # Safety
+/// `smst` is NULL or points to writable memory for an `OtrlSMState`.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_sm_state_new(smst: *mut OtrlSMState) {
+    if smst.is_null() {
+        return;
+    }
+    // SAFETY: writable per the contract; the pointer slots are overwritten
+    // without being read, as the memory may be uninitialised.
+    unsafe {
+        core::ptr::write_bytes(smst, 0, 1);
+        sm_state_reset(&mut *smst);
+    }
+}
+
+/// Frees what an SMP state holds and resets it in place (its address stays
+/// valid): applications call this on `context->smstate` to cancel an SMP.
+///
+/// # Safety
+/// `smst` is NULL or a valid SMP state.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_sm_state_free(smst: *mut OtrlSMState) {
+    // SAFETY: valid per the contract.
+    if let Some(s) = unsafe { smst.as_mut() } {
+        sm_state_reset(s);
+    }
+}
