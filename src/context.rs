@@ -487,7 +487,7 @@ pub unsafe extern "C" fn otrl_context_forget_fingerprint(
         let ctx = f.context;
         let Some(c) = ctx.as_mut() else { return };
         let plaintext = OtrlMessageStateValues::OTRL_MSGSTATE_PLAINTEXT as c_uint;
-        if fprint == &mut c.fingerprint_root as *mut Fingerprint {
+        if core::ptr::eq(fprint, &c.fingerprint_root) {
             if c.msgstate == plaintext && and_maybe_context != 0 {
                 otrl_context_forget(ctx);
             }

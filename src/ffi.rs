@@ -118,6 +118,15 @@ pub fn read_path(name: &[u8]) -> Result<Vec<u8>, gcry_error_t> {
     std::fs::read(path_of(name)).map_err(|e| io_error(&e))
 }
 
+/// Reads a line-oriented file named by path as libotr's `fopen` + `fgets`
+/// loop sees it: a directory opens fine and reads as empty.
+pub fn read_text_path(name: &[u8]) -> Result<Vec<u8>, gcry_error_t> {
+    match std::fs::read(path_of(name)) {
+        Err(e) if e.raw_os_error() == Some(libc::EISDIR) => Ok(Vec::new()),
+        other => other.map_err(|e| io_error(&e)),
+    }
+}
+
 /// Replaces the file at `name` with `data` without ever leaving it truncated.
 ///
 /// A regular file (or a missing one) is replaced by writing a temporary file

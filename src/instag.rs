@@ -30,7 +30,8 @@ use core::ptr::null_mut;
 use otr_core::store::instags;
 
 use crate::ffi::{
-    bytes, calloc, free, guard, malloc_cstring, read_path, read_stream, replace_path, write_stream,
+    bytes, calloc, free, guard, malloc_cstring, read_stream, read_text_path, replace_path,
+    write_stream,
 };
 use crate::gcry::{error_from_errno, gcry_error_t};
 use crate::userstate::OtrlUserState;
@@ -174,7 +175,7 @@ pub unsafe extern "C" fn otrl_instag_read(
         if us.is_null() {
             return error_from_errno(libc::EFAULT);
         }
-        match read_path(name) {
+        match read_text_path(name) {
             // SAFETY: us is valid.
             Ok(data) => unsafe { load_instags(us, &data) },
             Err(e) => e,
@@ -229,10 +230,10 @@ unsafe fn instag_file(us: &crate::userstate::s_OtrlUserState) -> Vec<u8> {
             cur = t.next;
         }
     }
-    instags::write(entries.into_iter())
+    instags::write(entries)
 }
 
-/// Gives (accountname, protocol) a new instance tag, replacing any old one.
+/// Gives (accountname, protocol) a new instance tag at the head of the list.
 ///
 /// # Safety
 /// `us` is a valid user state; the strings are NULL or NUL-terminated.
@@ -246,8 +247,9 @@ unsafe fn generate_into(
         let (Some(acct), Some(proto)) = (bytes(accountname), bytes(protocol)) else {
             return Some(0);
         };
+        // An older tag of the account stays in the list (and the file)
+        // behind the new one, as in 4.1.1; lookups find the new one first.
         let tag = instags::new_instag();
-        otrl_instag_forget(otrl_instag_find(us, accountname, protocol));
         if !push_instag(&mut *us, acct, proto, tag) {
             return Some(error_from_errno(libc::ENOMEM));
         }
@@ -255,8 +257,8 @@ unsafe fn generate_into(
     None
 }
 
-/// Generates an instance tag for the account and writes all tags to the
-/// named file (replaced atomically when it is a regular file; /dev/null and
+/// Generates an instance tag for the account (an older one is kept behind
+/// it, as in 4.1.1) and writes all tags to the named file (replaced atomically when it is a regular file; /dev/null and
 /// other special files are written in place).
 ///
 /// # Safety

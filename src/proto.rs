@@ -120,3 +120,26 @@ pub extern "C" fn otrl_init(ver_major: c_uint, ver_minor: c_uint, ver_sub: c_uin
 pub extern "C" fn otrl_version() -> *const c_char {
     c"4.1.1".as_ptr()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_accepts_4_0_and_4_1_and_refuses_others() {
+        assert_eq!(otrl_init(4, 0, 0), 0);
+        assert_eq!(otrl_init(4, 1, 1), 0);
+        assert_eq!(otrl_init(4, 2, 0), 0x2000_0037);
+        assert_eq!(otrl_init(5, 0, 0), 0x2000_0037);
+        assert_eq!(otrl_init(3, 2, 0), 0x2000_0037);
+        assert_eq!(otrl_api_version.load(Ordering::SeqCst), 0x0004_0000);
+    }
+
+    #[test]
+    fn init_is_safe_from_many_threads() {
+        let threads: Vec<_> = (0..8)
+            .map(|_| std::thread::spawn(|| (0..100).all(|_| otrl_init(4, 1, 1) == 0)))
+            .collect();
+        assert!(threads.into_iter().all(|t| t.join().unwrap()));
+    }
+}
