@@ -160,8 +160,8 @@ pub fn parse_file_partial(data: &[u8]) -> (Vec<StoredKey>, Result<()>) {
     if sexp::seq_nth_data(&items, 0) != Some(b"privkeys") {
         return (keys, Err(unusable()));
     }
-    for i in 1..sexp::seq_length(&items) {
-        match read_account(sexp::seq_nth(&items, i)) {
+    for element in sexp::seq_elements(&items) {
+        match read_account(element) {
             Ok(key) => keys.push(key),
             Err(e) => return (keys, Err(e)),
         }
@@ -189,10 +189,10 @@ pub fn parse_file(data: &[u8]) -> Result<Vec<StoredKey>> {
 /// key; the caller chooses the order.
 ///
 /// One deliberate difference: libotr writes each printed piece with `%s`, so
-/// a key atom printed as a bare token with a NUL inside (possible only for a
-/// crafted or ~1 in 10^11 x) is cut there and the file no longer parses.
-/// Here the piece is written whole, which libgcrypt reads back as the same
-/// key.
+/// a key atom printed as a bare token with a NUL inside (a crafted key, or
+/// about one generated x in 10^12) is cut there and the file no longer
+/// parses. Here the piece is written whole, which libgcrypt reads back as the
+/// same key.
 pub fn write_file(keys: &[&StoredKey]) -> Vec<u8> {
     let mut out = b"(privkeys\n".to_vec();
     for key in keys {

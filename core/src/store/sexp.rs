@@ -14,14 +14,9 @@
 
 use core::fmt;
 
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{code, OtrError, Result};
-
-/// libgpg-error's `GPG_ERR_EINVAL` (system error bit | 48). libgcrypt returns
-/// it, with its own source, for an empty base64 atom `||`. Not in
-/// [`crate::error::code`], whose `EINVAL` constant has another value.
-const GPG_ERR_EINVAL: u16 = 0x8000 | 48;
 
 /// Deepest list nesting we accept. libgcrypt has no such limit, but no key
 /// file comes near it and it keeps derived recursive impls (`Clone`, `Eq`)
@@ -335,12 +330,13 @@ impl Parser<'_> {
     /// A quoted string whose body starts at `start`.
     fn quoted(&self, start: usize) -> Result<Scan> {
         let input = self.input;
-        let mut out = Vec::new();
+        // Wiped on every early return; a complete atom is moved out.
+        let mut out = Zeroizing::new(Vec::new());
         let mut i = start;
         while i < input.len() {
             let c = input[i];
             match c {
-                b'"' => return Ok(Scan::Atom(out, i + 1)),
+                b'"' => return Ok(Scan::Atom(core::mem::take(&mut *out), i + 1)),
                 b'\\' => {
                     let Some(&e) = input.get(i + 1) else {
                         return Ok(Scan::Eof);
@@ -398,24 +394,22 @@ impl Parser<'_> {
                 }
             }
         }
-        out.zeroize();
         Ok(Scan::Eof)
     }
 
     /// `#hex#` whose body starts at `start`; whitespace may separate digits.
     fn hex(&self, start: usize) -> Result<Scan> {
         let input = self.input;
-        let mut out = Vec::new();
+        let mut out = Zeroizing::new(Vec::new());
         let mut pending: Option<u8> = None;
         let mut i = start;
         while i < input.len() {
             let c = input[i];
             if c == b'#' {
                 if pending.is_some() {
-                    out.zeroize();
                     return Err(gerr(code::SEXP_ODD_HEX_NUMBERS));
                 }
-                return Ok(Scan::Atom(out, i + 1));
+                return Ok(Scan::Atom(core::mem::take(&mut *out), i + 1));
             }
             if let Some(v) = hex_value(c) {
                 match pending.take() {
@@ -423,12 +417,10 @@ impl Parser<'_> {
                     None => pending = Some(v),
                 }
             } else if !is_space(c) {
-                out.zeroize();
                 return Err(gerr(code::SEXP_BAD_HEX_CHAR));
             }
             i += 1;
         }
-        out.zeroize();
         Ok(Scan::Eof)
     }
 
@@ -449,7 +441,8 @@ impl Parser<'_> {
         }
         let body = &input[start..i];
         if body.is_empty() {
-            return Err(gerr(GPG_ERR_EINVAL));
+            // An empty base64 atom `||` is an invalid argument to libgcrypt.
+            return Err(gerr(code::EINVAL));
         }
         let mut out = Vec::with_capacity(body.len() / 4 * 3 + 3);
         let mut state = 0u8;
@@ -624,35 +617,73 @@ pub fn seq_length(items: &[Sexp]) -> usize {
     count
 }
 
-/// Index in `toks` of element `number` as libgcrypt's `nth` walks: past the
-/// first list's opening, counting data and closes that come back to that
-/// level. Past the first list's end the walk goes on into later top-level
-/// items with a level below zero, hence the odd results libotr sees there.
-fn nth_index(toks: &[Tok<'_>], mut number: usize) -> Option<usize> {
-    let mut p = match toks.first()? {
-        Tok::Open => 1,
-        _ if number == 0 => 0,
-        _ => return None,
-    };
-    let mut level: isize = 0;
-    while number > 0 {
-        match *toks.get(p)? {
-            Tok::Data(_) => {
-                if level == 0 {
-                    number -= 1;
-                }
-            }
-            Tok::Open => level += 1,
-            Tok::Close => {
-                level -= 1;
-                if level == 0 {
-                    number -= 1;
-                }
-            }
-        }
-        p += 1;
+/// libgcrypt's walk to element `number`: past the first list's opening,
+/// counting data and closes that come back to that level. Past the first
+/// list's end the walk goes on into later top-level items with a level below
+/// zero, hence the odd results libotr sees there. The walk only moves
+/// forward, so one cursor serves a loop over all elements.
+struct NthWalk {
+    /// Index of the token the walk stands on.
+    pos: usize,
+    /// Elements passed so far.
+    passed: usize,
+    level: isize,
+}
+
+impl NthWalk {
+    /// A walk at element 0, or `None` when libgcrypt's accessors find no
+    /// element there at all.
+    fn start(toks: &[Tok<'_>]) -> Option<Self> {
+        let pos = match toks.first()? {
+            Tok::Open => 1,
+            _ => 0,
+        };
+        Some(NthWalk {
+            pos,
+            passed: 0,
+            level: 0,
+        })
     }
-    Some(p)
+
+    /// Moves to element `number` (not behind the current one) and returns
+    /// the index of its token, `None` if the run ends first.
+    fn seek(&mut self, toks: &[Tok<'_>], number: usize) -> Option<usize> {
+        // A run that starts with data has only that datum as element 0.
+        if self.pos == 0 && number > 0 {
+            return None;
+        }
+        while self.passed < number {
+            match *toks.get(self.pos)? {
+                Tok::Data(_) => {
+                    if self.level == 0 {
+                        self.passed += 1;
+                    }
+                }
+                Tok::Open => self.level += 1,
+                Tok::Close => {
+                    self.level -= 1;
+                    if self.level == 0 {
+                        self.passed += 1;
+                    }
+                }
+            }
+            self.pos += 1;
+        }
+        Some(self.pos)
+    }
+}
+
+/// What `gcry_sexp_nth` returns for the element whose token is at `p`.
+fn nth_at(toks: &[Tok<'_>], p: usize) -> Option<Sexp> {
+    match *toks.get(p)? {
+        Tok::Data(bytes) => Some(Sexp::List(vec![Sexp::Atom(bytes.to_vec())])),
+        Tok::Open => {
+            let list = rebuild(toks, p);
+            // libgcrypt returns NULL rather than an empty list.
+            (!list.as_list().is_some_and(<[Sexp]>::is_empty)).then_some(list)
+        }
+        Tok::Close => None,
+    }
 }
 
 /// `gcry_sexp_nth`: element `number`; a data element comes back wrapped in a
@@ -663,22 +694,32 @@ pub fn seq_nth(items: &[Sexp], number: usize) -> Option<Sexp> {
     if toks.first() != Some(&Tok::Open) {
         return None;
     }
-    let p = nth_index(&toks, number)?;
-    match *toks.get(p)? {
-        Tok::Data(bytes) => Some(Sexp::List(vec![Sexp::Atom(bytes.to_vec())])),
-        Tok::Open => {
-            let list = rebuild(&toks, p);
-            // libgcrypt returns NULL rather than an empty list.
-            (!list.as_list().is_some_and(<[Sexp]>::is_empty)).then_some(list)
-        }
-        Tok::Close => None,
+    let p = NthWalk::start(&toks)?.seek(&toks, number)?;
+    nth_at(&toks, p)
+}
+
+/// `seq_nth(items, i)` for every i from 1 to `seq_length(items) - 1`: what
+/// a loop over the elements after the head sees, in one pass rather than
+/// one walk per element.
+pub fn seq_elements(items: &[Sexp]) -> Vec<Option<Sexp>> {
+    let count = seq_length(items).saturating_sub(1);
+    let toks = flatten(items);
+    let mut out = Vec::with_capacity(count);
+    let mut walk = NthWalk::start(&toks).filter(|_| toks.first() == Some(&Tok::Open));
+    for i in 1..=count {
+        let element = walk
+            .as_mut()
+            .and_then(|w| w.seek(&toks, i))
+            .and_then(|p| nth_at(&toks, p));
+        out.push(element);
     }
+    out
 }
 
 /// `gcry_sexp_nth_data`: the bytes of element `number` if it is an atom.
 pub fn seq_nth_data(items: &[Sexp], number: usize) -> Option<&[u8]> {
     let toks = flatten(items);
-    let p = nth_index(&toks, number)?;
+    let p = NthWalk::start(&toks)?.seek(&toks, number)?;
     match *toks.get(p)? {
         Tok::Data(bytes) => Some(bytes),
         _ => None,
@@ -742,13 +783,20 @@ impl Sexp {
 
     /// `gcry_sexp_length`: the number of elements of a list (0 for an atom).
     pub fn length(&self) -> usize {
-        seq_length(core::slice::from_ref(self))
+        match self {
+            Sexp::List(items) => items.len(),
+            Sexp::Atom(_) => 0,
+        }
     }
 
     /// `gcry_sexp_nth`: element `i` of a list, an atom wrapped in a one-atom
     /// list, an empty list as `None`.
     pub fn nth(&self, i: usize) -> Option<Sexp> {
-        seq_nth(core::slice::from_ref(self), i)
+        match self.as_list()?.get(i)? {
+            Sexp::Atom(bytes) => Some(Sexp::List(vec![Sexp::atom(bytes)])),
+            Sexp::List(l) if l.is_empty() => None,
+            list => Some(list.clone()),
+        }
     }
 
     /// `gcry_sexp_nth_data`: the bytes of element `i` if it is an atom. For an
@@ -1172,6 +1220,23 @@ mod tests {
             assert_eq!(seq_length(&items), *len, "length of {name}");
             for (i, d) in data.iter().enumerate() {
                 assert_eq!(seq_nth_data(&items, i), *d, "nth_data({i}) of {name}");
+            }
+            let naive: Vec<Option<Sexp>> = (1..*len).map(|i| seq_nth(&items, i)).collect();
+            assert_eq!(seq_elements(&items), naive, "elements of {name}");
+            if let [single] = items.as_slice() {
+                assert_eq!(single.length(), *len, "Sexp::length of {name}");
+                for i in 0..=*len {
+                    assert_eq!(
+                        single.nth(i),
+                        seq_nth(&items, i),
+                        "Sexp::nth({i}) of {name}"
+                    );
+                    assert_eq!(
+                        single.nth_data(i),
+                        seq_nth_data(&items, i),
+                        "Sexp::nth_data({i}) of {name}"
+                    );
+                }
             }
             for (i, n) in nth.iter().enumerate() {
                 let got = seq_nth(&items, i).map(|s| canon_of(core::slice::from_ref(&s)));
