@@ -1,6 +1,10 @@
-//! Cryptographic building blocks: DSA keys as OTR uses them, hashes, randomness.
+//! Cryptographic building blocks: DSA keys as OTR uses them, Diffie-Hellman,
+//! key derivation, symmetric ciphers and MACs, hashes, randomness.
 
+pub mod dh;
 pub mod dsa;
+pub mod kdf;
+pub mod symmetric;
 
 use sha1::Digest;
 
