@@ -5,8 +5,11 @@
 //! workspace root owns every C-visible structure and calls in here.
 #![forbid(unsafe_code)]
 
+pub mod ake;
 pub mod crypto;
+pub mod data;
 pub mod error;
+pub mod fragment;
 pub mod store;
 pub mod tlv;
 pub mod wire;

@@ -1,0 +1,366 @@
+//! Data messages: the keys of an established session, their rotation, and
+//! the encryption and authentication of each message.
+//!
+//! Each side keeps its two newest D-H key pairs and the other side's two
+//! newest public values. A message is sent with our previous key and their
+//! newest one, and announces our newest key; receiving a message that used
+//! our newest key (or announced a new one of theirs) rotates keys, and the
+//! MAC keys of discarded sessions are revealed in the next message sent.
+//! Session keys are derived only when a key pair is actually used, which
+//! saves libotr's eager exponentiations on every rotation.
+
+use zeroize::Zeroizing;
+
+use crate::ake::Established;
+use crate::crypto::dh::DhKeyPair;
+use crate::crypto::kdf::SessionKeys;
+use crate::crypto::symmetric::{aes128_ctr, ct_eq, hmac_sha1};
+use crate::error::{code, OtrError, Result};
+use crate::wire::{DataMessage, Header, MSGTYPE_DATA};
+
+/// Keys and counters for one (our key, their key) pair.
+struct Session {
+    keys: SessionKeys,
+    send_ctr: [u8; 8],
+    recv_ctr: [u8; 8],
+    send_mac_used: bool,
+    recv_mac_used: bool,
+}
+
+impl Session {
+    fn new(ours: &DhKeyPair, their: &[u8]) -> Result<Self> {
+        Ok(Session {
+            keys: SessionKeys::compute(ours, their)?,
+            send_ctr: [0; 8],
+            recv_ctr: [0; 8],
+            send_mac_used: false,
+            recv_mac_used: false,
+        })
+    }
+}
+
+/// The state of an encrypted conversation (libotr's key fields of
+/// `ConnContextPriv`).
+pub struct DataSession {
+    /// Protocol version of the session and the v3 instance tags.
+    pub version: u16,
+    pub our_instance: u32,
+    pub their_instance: u32,
+    /// Id of our newest key; `our_keyid - 1` is the previous one.
+    pub our_keyid: u32,
+    our_dh: DhKeyPair,
+    our_old_dh: DhKeyPair,
+    /// Id of their newest key (0 after they ended the session).
+    pub their_keyid: u32,
+    their_y: Vec<u8>,
+    their_old_y: Option<Vec<u8>>,
+    /// `sessions[i][j]`: our key `our_keyid - i` with their key
+    /// `their_keyid - j`, made when first used.
+    sessions: [[Option<Session>; 2]; 2],
+    saved_mac_keys: Zeroizing<Vec<u8>>,
+}
+
+/// A decrypted data message.
+pub struct Received {
+    /// The message flags (`OTRL_MSGFLAGS_*`).
+    pub flags: u8,
+    /// The plaintext up to its first NUL, and the serialized TLVs after it.
+    pub text: Zeroizing<Vec<u8>>,
+    pub tlvs: Zeroizing<Vec<u8>>,
+    /// The extra symmetric key of the session keys used.
+    pub extra_key: Zeroizing<[u8; 32]>,
+}
+
+fn conflict() -> OtrError {
+    OtrError::libotr(code::CONFLICT)
+}
+
+fn same_number(a: &[u8], b: &[u8]) -> bool {
+    let strip = |x: &[u8]| {
+        let i = x.iter().position(|&v| v != 0).unwrap_or(x.len());
+        x[i..].to_vec()
+    };
+    strip(a) == strip(b)
+}
+
+impl DataSession {
+    /// The session an AKE establishes: the exchange's keys become our
+    /// previous key and their newest, and we make our next key.
+    pub fn from_ake(est: &Established, our_instance: u32, their_instance: u32) -> Self {
+        DataSession {
+            version: est.version,
+            our_instance,
+            their_instance,
+            our_keyid: est.our_keyid + 1,
+            our_dh: DhKeyPair::generate(),
+            our_old_dh: est.our_dh.clone(),
+            their_keyid: est.their_keyid,
+            their_y: est.their_dh.clone(),
+            their_old_y: None,
+            sessions: Default::default(),
+            saved_mac_keys: Zeroizing::new(Vec::new()),
+        }
+    }
+
+    /// Whether a completed AKE only confirms this session (the same keys
+    /// as now), which libotr reports with `still_secure` instead of
+    /// starting over.
+    pub fn is_refreshed_by(&self, est: &Established) -> bool {
+        let ours = self.our_keyid.wrapping_sub(1) == est.our_keyid
+            && same_number(&self.our_old_dh.public_bytes(), &est.our_dh.public_bytes());
+        let theirs_now = self.their_keyid > 0
+            && self.their_keyid == est.their_keyid
+            && same_number(&self.their_y, &est.their_dh);
+        let theirs_before = self.their_keyid > 1
+            && self.their_keyid - 1 == est.their_keyid
+            && self
+                .their_old_y
+                .as_deref()
+                .is_some_and(|y| same_number(y, &est.their_dh));
+        ours && (theirs_now || theirs_before)
+    }
+
+    /// Marks the session as ended by the other side (their key id 0), as
+    /// libotr does on a DISCONNECTED TLV.
+    pub fn forget_their_key(&mut self) {
+        self.their_keyid = 0;
+    }
+
+    fn session(&mut self, i: usize, j: usize) -> Result<&mut Session> {
+        if self.sessions[i][j].is_none() {
+            let ours = if i == 0 {
+                &self.our_dh
+            } else {
+                &self.our_old_dh
+            };
+            let theirs = if j == 0 {
+                Some(&self.their_y)
+            } else {
+                self.their_old_y.as_ref()
+            };
+            let theirs = theirs.ok_or_else(conflict)?;
+            self.sessions[i][j] = Some(Session::new(ours, theirs)?);
+        }
+        Ok(self.sessions[i][j].as_mut().expect("just filled"))
+    }
+
+    /// Encrypts `text` (no NUL inside) followed by a NUL and the serialized
+    /// `tlvs` into a binary data message; also returns the extra symmetric
+    /// key of the keys used.
+    pub fn encrypt(
+        &mut self,
+        text: &[u8],
+        tlvs: &[u8],
+        flags: u8,
+    ) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>)> {
+        let header = if self.version == 3 {
+            Header::v3(MSGTYPE_DATA, self.our_instance, self.their_instance)
+        } else {
+            Header::v2(MSGTYPE_DATA)
+        };
+        let (sender_keyid, recipient_keyid) = (self.our_keyid - 1, self.their_keyid);
+        let next_dh = self.our_dh.public_bytes();
+        let old_mac_keys = core::mem::take(&mut *self.saved_mac_keys);
+        let sess = self.session(1, 0)?;
+        increment(&mut sess.send_ctr);
+        let mut body = Zeroizing::new(Vec::with_capacity(text.len() + 1 + tlvs.len()));
+        body.extend_from_slice(text);
+        body.push(0);
+        body.extend_from_slice(tlvs);
+        let mut encrypted_message = body.to_vec();
+        aes128_ctr(&sess.keys.send_aes, &sess.send_ctr, &mut encrypted_message);
+        let mut msg = DataMessage {
+            header,
+            flags,
+            sender_keyid,
+            recipient_keyid,
+            next_dh,
+            ctr: sess.send_ctr,
+            encrypted_message,
+            mac: [0; 20],
+            old_mac_keys,
+        };
+        msg.mac = hmac_sha1(&sess.keys.send_mac, &[&msg.authenticated_bytes()]);
+        sess.send_mac_used = true;
+        let extra = Zeroizing::new(sess.keys.extra_key);
+        Ok((msg.to_bytes(), extra))
+    }
+
+    /// Checks and decrypts a data message, rotating keys as it asks. Errors
+    /// are libotr's: `GPG_ERR_CONFLICT` for unknown keys, a bad MAC or a
+    /// replayed counter; nothing changes then.
+    pub fn decrypt(&mut self, msg: &DataMessage) -> Result<Received> {
+        let (s, r) = (msg.sender_keyid, msg.recipient_keyid);
+        if self.their_keyid == 0
+            || s == 0
+            || r == 0
+            || (s != self.their_keyid && s != self.their_keyid - 1)
+            || (r != self.our_keyid && r != self.our_keyid - 1)
+            || (s == self.their_keyid - 1 && self.their_old_y.is_none())
+        {
+            return Err(conflict());
+        }
+        let (i, j) = (
+            (self.our_keyid - r) as usize,
+            (self.their_keyid - s) as usize,
+        );
+        let sess = self.session(i, j)?;
+        let mac = hmac_sha1(&sess.keys.recv_mac, &[&msg.authenticated_bytes()]);
+        if !ct_eq(&mac, &msg.mac) {
+            return Err(conflict());
+        }
+        sess.recv_mac_used = true;
+        if msg.ctr <= sess.recv_ctr {
+            return Err(conflict());
+        }
+        sess.recv_ctr = msg.ctr;
+        let mut body = Zeroizing::new(msg.encrypted_message.clone());
+        aes128_ctr(&sess.keys.recv_aes, &msg.ctr, &mut body);
+        let extra_key = Zeroizing::new(sess.keys.extra_key);
+        if r == self.our_keyid {
+            self.rotate_ours();
+        }
+        if s == self.their_keyid {
+            self.rotate_theirs(&msg.next_dh);
+        }
+        let nul = body.iter().position(|&b| b == 0);
+        let (text, tlvs) = match nul {
+            Some(n) => (body[..n].to_vec(), body[n + 1..].to_vec()),
+            None => (body.to_vec(), Vec::new()),
+        };
+        Ok(Received {
+            flags: msg.flags,
+            text: Zeroizing::new(text),
+            tlvs: Zeroizing::new(tlvs),
+            extra_key,
+        })
+    }
+
+    /// Keeps the MAC keys of sessions about to be discarded, to reveal them.
+    fn reveal(&mut self, dropped: [(usize, usize); 2]) {
+        for (i, j) in dropped {
+            if let Some(s) = self.sessions[i][j].take() {
+                if s.recv_mac_used {
+                    self.saved_mac_keys.extend_from_slice(&s.keys.recv_mac);
+                }
+                if s.send_mac_used {
+                    self.saved_mac_keys.extend_from_slice(&s.keys.send_mac);
+                }
+            }
+        }
+    }
+
+    /// They used our newest key: it becomes the previous one, and we make a
+    /// new one.
+    fn rotate_ours(&mut self) {
+        self.reveal([(1, 0), (1, 1)]);
+        let [row0, row1] = &mut self.sessions;
+        core::mem::swap(row0, row1);
+        self.our_old_dh = core::mem::replace(&mut self.our_dh, DhKeyPair::generate());
+        self.our_keyid += 1;
+    }
+
+    /// They announced a new key: their newest becomes the previous one.
+    fn rotate_theirs(&mut self, next: &[u8]) {
+        self.reveal([(0, 1), (1, 1)]);
+        for row in self.sessions.iter_mut() {
+            row.swap(0, 1);
+        }
+        self.their_old_y = Some(core::mem::replace(&mut self.their_y, next.to_vec()));
+        self.their_keyid += 1;
+    }
+
+    /// The extra symmetric key of the keys the next message will use.
+    pub fn current_extra_key(&mut self) -> Result<Zeroizing<[u8; 32]>> {
+        Ok(Zeroizing::new(self.session(1, 0)?.keys.extra_key))
+    }
+}
+
+/// Adds one to a big-endian 8-byte counter.
+fn increment(ctr: &mut [u8; 8]) {
+    *ctr = u64::from_be_bytes(*ctr).wrapping_add(1).to_be_bytes();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ake::{Auth, Outcome};
+    use crate::crypto::dsa::DsaPrivateKey;
+    use crate::wire::{DhCommit, DhKey, RevealSignature, Signature};
+
+    fn pair() -> (DataSession, DataSession) {
+        let (ka, kb) = (DsaPrivateKey::generate(), DsaPrivateKey::generate());
+        let (mut alice, mut bob) = (Auth::new(), Auth::new());
+        let commit = DhCommit::parse(&bob.start(3)).unwrap();
+        let Outcome::Send(key) = alice.handle_commit(3, &commit) else {
+            panic!()
+        };
+        let Outcome::Send(rev) = bob.handle_key(&DhKey::parse(&key).unwrap(), &kb).unwrap() else {
+            panic!()
+        };
+        let Outcome::Done {
+            reply: Some(sig),
+            established: a,
+        } = alice
+            .handle_revealsig(&RevealSignature::parse(&rev).unwrap(), &ka)
+            .unwrap()
+        else {
+            panic!()
+        };
+        let Outcome::Done { established: b, .. } = bob
+            .handle_signature(&Signature::parse(&sig).unwrap())
+            .unwrap()
+        else {
+            panic!()
+        };
+        (
+            DataSession::from_ake(&a, 0x111, 0x222),
+            DataSession::from_ake(&b, 0x222, 0x111),
+        )
+    }
+
+    fn pass(from: &mut DataSession, to: &mut DataSession, text: &[u8]) -> Received {
+        let (wire, key_out) = from.encrypt(text, b"", 0).unwrap();
+        let got = to.decrypt(&DataMessage::parse(&wire).unwrap()).unwrap();
+        assert_eq!(*got.extra_key, *key_out);
+        got
+    }
+
+    #[test]
+    fn ping_pong_and_bursts_rotate_keys() {
+        let (mut a, mut b) = pair();
+        for i in 0..20 {
+            let m = format!("hello {i}");
+            assert_eq!(*pass(&mut a, &mut b, m.as_bytes()).text, m.as_bytes());
+            assert_eq!(*pass(&mut b, &mut a, b"back").text, b"back");
+        }
+        for _ in 0..50 {
+            pass(&mut a, &mut b, b"burst");
+        }
+        assert!(a.our_keyid > 10 && b.our_keyid > 10);
+    }
+
+    #[test]
+    fn replay_and_tampering_are_refused() {
+        let (mut a, mut b) = pair();
+        let (wire, _) = a.encrypt(b"once", b"", 0).unwrap();
+        let msg = DataMessage::parse(&wire).unwrap();
+        b.decrypt(&msg).unwrap();
+        assert_eq!(b.decrypt(&msg).err(), Some(conflict()));
+        let (wire, _) = a.encrypt(b"twice", b"", 0).unwrap();
+        let mut msg = DataMessage::parse(&wire).unwrap();
+        msg.encrypted_message[0] ^= 1;
+        assert_eq!(b.decrypt(&msg).err(), Some(conflict()));
+    }
+
+    #[test]
+    fn tlvs_follow_the_nul() {
+        let (mut a, mut b) = pair();
+        let (wire, _) = a.encrypt(b"", &[0, 1, 0, 0], 1).unwrap();
+        let got = b.decrypt(&DataMessage::parse(&wire).unwrap()).unwrap();
+        assert_eq!(
+            (got.flags, got.text.len(), &got.tlvs[..]),
+            (1, 0, &[0u8, 1, 0, 0][..])
+        );
+    }
+}
