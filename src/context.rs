@@ -124,7 +124,7 @@ fn new_context(user: &[u8], account: &[u8], protocol: &[u8]) -> *mut ConnContext
             free(username);
             free(accountname);
             free(proto);
-            free(cpriv);
+            crate::context_priv::context_priv_free(cpriv);
         }
         return null_mut();
     }

@@ -34,15 +34,44 @@ pub type ConnContextPriv = context_priv;
 use core::ptr::null_mut;
 
 use crate::dh::{dh_keypair_clear, dh_session_clear};
-use crate::ffi::{calloc, free, guard};
+use crate::ffi::{free, guard};
+
+/// The private part as allocated here: the C-visible struct first (so a
+/// pointer to the cell is a pointer to the `ConnContextPriv`), then the
+/// engine's state of the conversation.
+#[repr(C)]
+pub(crate) struct PrivCell {
+    c: ConnContextPriv,
+    session: otr_core::session::Session,
+}
 
 /// A fresh private context part: no fragment, no keys, generation 0.
 ///
 /// Returns NULL when memory runs out.
 #[no_mangle]
 pub extern "C" fn otrl_context_priv_new() -> *mut ConnContextPriv {
-    // All-zero is the initial state of every field.
-    calloc::<ConnContextPriv>()
+    guard(null_mut(), || {
+        // SAFETY: every field of ConnContextPriv is an integer, an array of
+        // integers or a raw pointer, for which all-zero is valid (and is
+        // the initial state).
+        let c = unsafe { core::mem::zeroed::<ConnContextPriv>() };
+        let cell = Box::new(PrivCell {
+            c,
+            session: otr_core::session::Session::new(),
+        });
+        Box::into_raw(cell).cast::<ConnContextPriv>()
+    })
+}
+
+/// The engine state behind a context's private part.
+///
+/// # Safety
+/// `p` came from [`otrl_context_priv_new`] and is alive; no other
+/// reference to the session exists while the result is used (callers never
+/// hold it across a call into application code).
+pub(crate) unsafe fn session_of<'a>(p: *mut ConnContextPriv) -> &'a mut otr_core::session::Session {
+    // SAFETY: p is the first field of a boxed PrivCell per the contract.
+    unsafe { &mut (*p.cast::<PrivCell>()).session }
 }
 
 /// Wipes the private state that an ended conversation must not keep:
@@ -50,7 +79,8 @@ pub extern "C" fn otrl_context_priv_new() -> *mut ConnContextPriv {
 /// last message kept for retransmission. The generation number stays.
 ///
 /// # Safety
-/// `context_priv` is NULL or a valid private context part.
+/// `context_priv` is NULL or a private context part made by this library
+/// (`otrl_context_priv_new`, or a context's `context_priv`).
 #[no_mangle]
 pub unsafe extern "C" fn otrl_context_priv_force_finished(context_priv: *mut ConnContextPriv) {
     guard((), || {
@@ -84,6 +114,8 @@ pub unsafe extern "C" fn otrl_context_priv_force_finished(context_priv: *mut Con
         }
         crate::dh::mpi_slot_clear(&mut p.their_y);
         crate::dh::mpi_slot_clear(&mut p.their_old_y);
+        // SAFETY: context_priv is a live cell per the contract.
+        unsafe { session_of(context_priv) }.end();
     })
 }
 
@@ -104,9 +136,12 @@ unsafe fn zero_and_free(p: *mut u8, len: usize) {
 /// # Safety
 /// `p` is NULL or from [`otrl_context_priv_new`], not used afterwards.
 pub(crate) unsafe fn context_priv_free(p: *mut ConnContextPriv) {
-    // SAFETY: per the contract.
+    if p.is_null() {
+        return;
+    }
+    // SAFETY: per the contract; the cell was boxed by otrl_context_priv_new.
     unsafe {
         otrl_context_priv_force_finished(p);
-        free(p);
+        drop(Box::from_raw(p.cast::<PrivCell>()));
     }
 }

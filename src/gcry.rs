@@ -69,7 +69,10 @@ static ERRNO_TO_GPG: [u16; 126] = [
 /// `gcry_sexp_sprint` is looked up at run time and the expression printed in
 /// canonical form, which the engine's own parser reads. None when libgcrypt
 /// is absent, `pubs` is NULL, or no DSA key is inside.
-pub fn public_key_of(pubs: gcry_sexp_t) -> Option<otr_core::crypto::dsa::DsaPublicKey> {
+///
+/// # Safety
+/// `pubs` is NULL or a live libgcrypt S-expression.
+pub unsafe fn public_key_of(pubs: gcry_sexp_t) -> Option<otr_core::crypto::dsa::DsaPublicKey> {
     use otr_core::store::sexp;
     type Sprint = unsafe extern "C" fn(gcry_sexp_t, c_int, *mut c_void, usize) -> usize;
     const GCRYSEXP_FMT_CANON: c_int = 1;
@@ -99,6 +102,16 @@ pub fn public_key_of(pubs: gcry_sexp_t) -> Option<otr_core::crypto::dsa::DsaPubl
     };
     let parsed = sexp::parse(&text).ok()?;
     let dsa = parsed.find_token(b"dsa")?;
-    let get = |name: &[u8]| dsa.find_token(name).and_then(|l| l.nth_data(1)).map(<[u8]>::to_vec);
-    otr_core::crypto::dsa::DsaPublicKey::from_components(&get(b"p")?, &get(b"q")?, &get(b"g")?, &get(b"y")?).ok()
+    let get = |name: &[u8]| {
+        dsa.find_token(name)
+            .and_then(|l| l.nth_data(1))
+            .map(<[u8]>::to_vec)
+    };
+    otr_core::crypto::dsa::DsaPublicKey::from_components(
+        &get(b"p")?,
+        &get(b"q")?,
+        &get(b"g")?,
+        &get(b"y")?,
+    )
+    .ok()
 }

@@ -12,8 +12,8 @@ use crate::context::{
     ConnContext,
 };
 use crate::ffi::{
-    bytes, calloc, free, guard, malloc_copy, malloc_cstring, read_path, read_stream,
-    replace_path, write_stream,
+    bytes, calloc, free, guard, malloc_copy, malloc_cstring, read_path, read_stream, replace_path,
+    write_stream,
 };
 use crate::gcry::{error_from_errno, gcry_error_t, gcry_sexp_t};
 use crate::instag::OTRL_INSTAG_MASTER;
@@ -119,7 +119,9 @@ pub unsafe extern "C" fn otrl_privkey_fingerprint_raw(
         // SAFETY: per the contract.
         unsafe {
             let key = otrl_privkey_find(us, accountname, protocol);
-            let Some(k) = key.as_ref() else { return null_mut() };
+            let Some(k) = key.as_ref() else {
+                return null_mut();
+            };
             if hash.is_null() || k.pubkey_data.is_null() {
                 return null_mut();
             }
@@ -132,10 +134,13 @@ pub unsafe extern "C" fn otrl_privkey_fingerprint_raw(
 }
 
 /// Reads the private key file at `filename`, replacing every key of the
-/// user state. A missing file gives `gcry_error_from_errno(ENOENT)`.
+/// user state. A missing file gives `gcry_error_from_errno(ENOENT)`
+/// (0x01008051), a NULL name `gcry_error_from_errno(EFAULT)`.
 ///
-/// Unlike 4.1.1, a malformed file leaves the keys already loaded untouched
-/// (4.1.1 forgets them all, then loads the accounts before the bad one).
+/// The file is read as [`otrl_privkey_read_FILEp`] reads a stream. Unlike
+/// 4.1.1, a file that cannot be read or parsed leaves the keys already
+/// loaded untouched (4.1.1 forgets them all, then loads the accounts before
+/// the bad one).
 ///
 /// # Safety
 /// `us` is NULL or valid; `filename` is NULL or NUL-terminated.
@@ -145,13 +150,23 @@ pub unsafe extern "C" fn otrl_privkey_read(
     filename: *const c_char,
 ) -> gcry_error_t {
     guard(error_from_errno(libc::EFAULT), || {
-        // SAFETY: per the contract.
-        let (Some(u), Some(name)) = (unsafe { us.as_mut() }, unsafe { bytes(filename) }) else {
+        // SAFETY: us is NULL or valid per the contract.
+        let Some(u) = (unsafe { us.as_mut() }) else {
             return error_from_errno(libc::EFAULT);
         };
-        match read_path(name) {
-            Ok(data) => load_keys(u, &data),
-            Err(e) => e,
+        if filename.is_null() {
+            return error_from_errno(libc::EFAULT);
+        }
+        // SAFETY: filename is NUL-terminated; the mode is a C literal. The
+        // stream is closed before returning.
+        unsafe {
+            let f = libc::fopen(filename, c"rb".as_ptr());
+            if f.is_null() {
+                return error_from_errno(errno());
+            }
+            let result = read_keys_from(u, f);
+            libc::fclose(f);
+            result
         }
     })
 }
@@ -159,8 +174,14 @@ pub unsafe extern "C" fn otrl_privkey_read(
 /// Reads a private key file from an open stream (see [`otrl_privkey_read`]).
 /// A NULL stream reads nothing and returns 0.
 ///
+/// As in 4.1.1, the file's size is taken from `fstat` and that many bytes
+/// are read from the stream's current position: a stream not at its start,
+/// or one that cannot be read, gives `gcry_error_from_errno(errno)`, and an
+/// empty file (a pipe, a fresh file) reports the `errno` of the moment,
+/// which is success with no keys when it is 0.
+///
 /// # Safety
-/// `us` is NULL or valid; `privf` is NULL or a readable stream.
+/// `us` is NULL or valid; `privf` is NULL or an open stream.
 #[no_mangle]
 pub unsafe extern "C" fn otrl_privkey_read_FILEp(
     us: OtrlUserState,
@@ -174,12 +195,61 @@ pub unsafe extern "C" fn otrl_privkey_read_FILEp(
         if privf.is_null() {
             return 0;
         }
-        // SAFETY: privf is a readable stream.
-        match unsafe { read_stream(privf) } {
-            Ok(data) => load_keys(u, &data),
-            Err(e) => e,
-        }
+        // SAFETY: privf is an open stream.
+        unsafe { read_keys_from(u, privf) }
     })
+}
+
+/// The calling thread's `errno`.
+fn errno() -> i32 {
+    // SAFETY: __errno_location returns the thread's errno cell.
+    unsafe { *libc::__errno_location() }
+}
+
+/// Sets the calling thread's `errno`.
+fn set_errno(value: i32) {
+    // SAFETY: as in errno().
+    unsafe { *libc::__errno_location() = value }
+}
+
+/// Reads a key file from `f` as 4.1.1 does: as many bytes as `fstat` gives
+/// for its descriptor, from the current position. A short read (including
+/// a size of 0) reports `errno`: what the failed read set, else what it was
+/// on entry. When that is 0 the result is success with no keys.
+///
+/// # Safety
+/// `f` is an open stream.
+unsafe fn read_keys_from(us: &mut s_OtrlUserState, f: *mut libc::FILE) -> gcry_error_t {
+    let entry_errno = errno();
+    // SAFETY: f is open; st is written by fstat before it is read.
+    let size = unsafe {
+        let mut st: libc::stat = core::mem::zeroed();
+        if libc::fstat(libc::fileno(f), &mut st) != 0 {
+            return error_from_errno(errno());
+        }
+        usize::try_from(st.st_size).unwrap_or(0)
+    };
+    let mut data = Vec::new();
+    if data.try_reserve_exact(size).is_err() {
+        return error_from_errno(libc::ENOMEM);
+    }
+    data.resize(size, 0);
+    set_errno(entry_errno);
+    let got = if size == 0 {
+        0
+    } else {
+        // SAFETY: data is writable for size bytes; f is open.
+        unsafe { libc::fread(data.as_mut_ptr().cast(), 1, size, f) }
+    };
+    if size == 0 || got != size {
+        let err = error_from_errno(errno());
+        if err == 0 {
+            // SAFETY: us is valid.
+            unsafe { otrl_privkey_forget_all(us) };
+        }
+        return err;
+    }
+    load_keys(us, &data)
 }
 
 /// Replaces the user state's keys with those of a key file's contents.
@@ -404,10 +474,19 @@ pub unsafe extern "C" fn otrl_privkey_generate_calculate(newkey: *mut c_void) ->
 /// key of the account, to the named file (atomically; a new file is created
 /// with mode 0600), loads them, and ends the pending state.
 ///
+/// As in 4.1.1, when the file cannot be written (a NULL name gives
+/// `gcry_error_from_errno(EFAULT)`) the error is returned and the
+/// generation stays pending: `newkey` is still the caller's, for another
+/// try or for [`otrl_privkey_generate_cancelled`].
+///
+/// A generation that was never calculated ends with
+/// `GPG_ERR_UNUSABLE_SECKEY` (0x20000036), as in 4.1.1, but the file is not
+/// touched (4.1.1 writes an unreadable entry for the account into it).
+///
 /// # Safety
-/// `us` is NULL or valid; `newkey` is NULL or a calculated generation of
-/// this user state, not used afterwards; `filename` is NULL or
-/// NUL-terminated.
+/// `us` is NULL or valid; `newkey` is NULL or a generation of this user
+/// state, not used afterwards unless the file could not be written;
+/// `filename` is NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn otrl_privkey_generate_finish(
     us: OtrlUserState,
@@ -417,25 +496,52 @@ pub unsafe extern "C" fn otrl_privkey_generate_finish(
     guard(libotr_error(code::GENERAL), || {
         // SAFETY: per the contract.
         unsafe {
-            let name = bytes(filename);
-            let result = match (us.as_mut(), name, finished_file(us, newkey)) {
-                (Some(u), Some(name), Some(data)) => match replace_path(name, &data, true) {
-                    Ok(()) => load_keys(u, &data),
-                    Err(e) => e,
-                },
-                _ => libotr_error(code::INV_VALUE),
+            let Some(name) = bytes(filename) else {
+                return error_from_errno(libc::EFAULT);
             };
-            otrl_privkey_generate_cancelled(us, newkey);
-            result
+            finish_path(us, newkey, name).unwrap_or_else(|e| e)
         }
     })
 }
 
-/// Finishes a generation onto an open stream (see
-/// [`otrl_privkey_generate_finish`]).
+/// [`otrl_privkey_generate_finish`] for a file name: `Ok` with the result
+/// once the generation has ended, `Err` when the file could not be written
+/// and the generation is still pending.
 ///
 /// # Safety
-/// As [`otrl_privkey_generate_finish`]; `privf` is NULL or writable.
+/// As [`otrl_privkey_generate_finish`].
+unsafe fn finish_path(
+    us: OtrlUserState,
+    newkey: *mut c_void,
+    name: &[u8],
+) -> Result<gcry_error_t, gcry_error_t> {
+    // SAFETY: per the contract.
+    unsafe {
+        let result = match finished_file(us, newkey) {
+            Err(e) => e,
+            Ok(data) => {
+                replace_path(name, &data, true)?;
+                match us.as_mut() {
+                    Some(u) => load_keys(u, &data),
+                    None => libotr_error(code::INV_VALUE),
+                }
+            }
+        };
+        otrl_privkey_generate_cancelled(us, newkey);
+        Ok(result)
+    }
+}
+
+/// Finishes a generation onto an open stream (see
+/// [`otrl_privkey_generate_finish`]), which must be open for reading and
+/// writing: as 4.1.1 does, the keys are written at the stream's position,
+/// then the stream is rewound and read back as by
+/// [`otrl_privkey_read_FILEp`], whose result is returned (a write-only
+/// stream gives `gcry_error_from_errno(EBADF)`). The generation always
+/// ends; a NULL argument gives `GPG_ERR_INV_VALUE`.
+///
+/// # Safety
+/// As [`otrl_privkey_generate_finish`]; `privf` is NULL or an open stream.
 #[no_mangle]
 pub unsafe extern "C" fn otrl_privkey_generate_finish_FILEp(
     us: OtrlUserState,
@@ -446,11 +552,15 @@ pub unsafe extern "C" fn otrl_privkey_generate_finish_FILEp(
         // SAFETY: per the contract.
         unsafe {
             let result = match (us.as_mut(), privf.is_null(), finished_file(us, newkey)) {
-                (Some(u), false, Some(data)) => match write_stream(privf, &data) {
-                    Ok(()) => load_keys(u, &data),
+                (None, _, _) | (_, true, _) => libotr_error(code::INV_VALUE),
+                (_, _, Err(e)) => e,
+                (Some(u), false, Ok(data)) => match write_stream(privf, &data) {
                     Err(e) => e,
+                    Ok(()) if libc::fseek(privf, 0, libc::SEEK_SET) != 0 => {
+                        error_from_errno(errno())
+                    }
+                    Ok(()) => read_keys_from(u, privf),
                 },
-                _ => libotr_error(code::INV_VALUE),
             };
             otrl_privkey_generate_cancelled(us, newkey);
             result
@@ -459,14 +569,21 @@ pub unsafe extern "C" fn otrl_privkey_generate_finish_FILEp(
 }
 
 /// The key file after a generation: every other key in list order, then the
-/// new one. None when the generation has no key yet.
+/// new one. `GPG_ERR_INV_VALUE` without a user state or generation,
+/// `GPG_ERR_UNUSABLE_SECKEY` when the generation has no key yet.
 ///
 /// # Safety
 /// `us` is NULL or valid; `newkey` is NULL or a live generation.
-unsafe fn finished_file(us: OtrlUserState, newkey: *mut c_void) -> Option<Vec<u8>> {
+unsafe fn finished_file(us: OtrlUserState, newkey: *mut c_void) -> Result<Vec<u8>, gcry_error_t> {
     // SAFETY: per the contract.
-    let (u, p) = unsafe { (us.as_ref()?, newkey.cast::<PendingKey>().as_ref()?) };
-    let key = p.key.as_ref()?;
+    let (Some(u), Some(p)) = (unsafe { us.as_ref() }, unsafe {
+        newkey.cast::<PendingKey>().as_ref()
+    }) else {
+        return Err(libotr_error(code::INV_VALUE));
+    };
+    let Some(key) = p.key.as_ref() else {
+        return Err(libotr_error(code::UNUSABLE_SECKEY));
+    };
     let new = privkeys::stored_from_key(&p.accountname, &p.protocol, key);
     let mut all: Vec<&StoredKey> = Vec::new();
     let mut cur = u.privkey_root;
@@ -481,7 +598,7 @@ unsafe fn finished_file(us: OtrlUserState, newkey: *mut c_void) -> Option<Vec<u8
         }
     }
     all.push(&new);
-    Some(privkeys::write_file(&all))
+    Ok(privkeys::write_file(&all))
 }
 
 /// Abandons a generation: ends its pending state and frees `newkey`.
@@ -511,6 +628,12 @@ pub unsafe extern "C" fn otrl_privkey_generate_cancelled(us: OtrlUserState, newk
 /// Generates a key for the account and writes all keys to the named file
 /// (start, calculate and finish in one call).
 ///
+/// Errors are 4.1.1's: `gcry_error_from_errno(EFAULT)` for a NULL name,
+/// `gcry_error(GPG_ERR_EEXIST)` while a generation for the account is
+/// pending, the file's error when it cannot be written. Nothing is left
+/// pending on failure. Unlike 4.1.1, which truncates the file before it
+/// checks for a pending generation, a failure leaves the file as it was.
+///
 /// # Safety
 /// As [`otrl_privkey_generate_start`] and [`otrl_privkey_generate_finish`].
 #[no_mangle]
@@ -520,19 +643,31 @@ pub unsafe extern "C" fn otrl_privkey_generate(
     accountname: *const c_char,
     protocol: *const c_char,
 ) -> gcry_error_t {
+    if filename.is_null() {
+        return error_from_errno(libc::EFAULT);
+    }
     let mut newkey = null_mut();
-    // SAFETY: per the contract.
+    // SAFETY: per the contract; newkey is ours until finished or cancelled.
     unsafe {
         let err = otrl_privkey_generate_start(us, accountname, protocol, &mut newkey);
         if newkey.is_null() {
             return err;
         }
         otrl_privkey_generate_calculate(newkey);
-        otrl_privkey_generate_finish(us, newkey, filename)
+        let name = bytes(filename).unwrap_or_default();
+        guard(libotr_error(code::GENERAL), || {
+            finish_path(us, newkey, name).unwrap_or_else(|e| {
+                // The file was not written: end the generation here.
+                otrl_privkey_generate_cancelled(us, newkey);
+                e
+            })
+        })
     }
 }
 
-/// Generates a key for the account and writes all keys to an open stream.
+/// Generates a key for the account and writes all keys to an open stream,
+/// which must be open for reading and writing (see
+/// [`otrl_privkey_generate_finish_FILEp`]).
 ///
 /// # Safety
 /// As [`otrl_privkey_generate_start`] and
@@ -656,7 +791,12 @@ unsafe fn load_fingerprints(
                 return error_from_errno(libc::ENOMEM);
             }
             let trust = line.trust.map(|t| cstr(&t));
-            otrl_context_set_trust(f, trust.as_ref().map_or(core::ptr::null(), |t| t.as_ptr().cast()));
+            otrl_context_set_trust(
+                f,
+                trust
+                    .as_ref()
+                    .map_or(core::ptr::null(), |t| t.as_ptr().cast()),
+            );
         }
     }
     0
@@ -707,7 +847,9 @@ pub unsafe extern "C" fn otrl_privkey_write_fingerprints(
         let (Some(u), Some(name)) = (unsafe { us.as_ref() }, unsafe { bytes(filename) }) else {
             return error_from_errno(libc::EFAULT);
         };
-        replace_path(name, &fingerprints_file(u), false).err().unwrap_or(0)
+        replace_path(name, &fingerprints_file(u), false)
+            .err()
+            .unwrap_or(0)
     })
 }
 
@@ -729,7 +871,9 @@ pub unsafe extern "C" fn otrl_privkey_write_fingerprints_FILEp(
             return 0;
         }
         // SAFETY: storef is writable.
-        unsafe { write_stream(storef, &fingerprints_file(u)) }.err().unwrap_or(0)
+        unsafe { write_stream(storef, &fingerprints_file(u)) }
+            .err()
+            .unwrap_or(0)
     })
 }
 
@@ -811,14 +955,20 @@ pub unsafe extern "C" fn otrl_privkey_sign(
     guard(libotr_error(code::GENERAL), || {
         // SAFETY: per the contract.
         unsafe {
-            let Some(k) = privkey.as_ref() else { return libotr_error(code::INV_VALUE) };
+            let Some(k) = privkey.as_ref() else {
+                return libotr_error(code::INV_VALUE);
+            };
             if k.pubkey_type != OTRL_PUBKEY_TYPE_DSA || sigp.is_null() || siglenp.is_null() {
                 return libotr_error(code::INV_VALUE);
             }
             if data.is_null() && len != 0 {
                 return libotr_error(code::INV_VALUE);
             }
-            let msg = if len == 0 { &[][..] } else { core::slice::from_raw_parts(data, len) };
+            let msg = if len == 0 {
+                &[][..]
+            } else {
+                core::slice::from_raw_parts(data, len)
+            };
             let key = match cell(privkey).stored.dsa() {
                 Ok(key) => key,
                 Err(e) => return e.value(),
@@ -862,14 +1012,23 @@ pub unsafe extern "C" fn otrl_privkey_verify(
         if (sigbuf.is_null() && siglen != 0) || (data.is_null() && len != 0) {
             return libotr_error(code::INV_VALUE);
         }
-        let Some(public) = crate::gcry::public_key_of(pubs) else {
+        // SAFETY: pubs is NULL or a libgcrypt S-expression per the contract.
+        let Some(public) = (unsafe { crate::gcry::public_key_of(pubs) }) else {
             return libotr_error(code::NO_PUBKEY);
         };
         // SAFETY: readable per the contract.
         let (sig, msg) = unsafe {
             (
-                if siglen == 0 { &[][..] } else { core::slice::from_raw_parts(sigbuf, siglen) },
-                if len == 0 { &[][..] } else { core::slice::from_raw_parts(data, len) },
+                if siglen == 0 {
+                    &[][..]
+                } else {
+                    core::slice::from_raw_parts(sigbuf, siglen)
+                },
+                if len == 0 {
+                    &[][..]
+                } else {
+                    core::slice::from_raw_parts(data, len)
+                },
             )
         };
         match public.verify_libotr(sig, msg) {
@@ -877,4 +1036,218 @@ pub unsafe extern "C" fn otrl_privkey_verify(
             Err(e) => e.value(),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::userstate::{otrl_userstate_create, otrl_userstate_free};
+    use std::ffi::CString;
+    use std::path::PathBuf;
+
+    /// A fresh scratch directory for one test.
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("libotr-rs-privkey-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn cpath(p: &std::path::Path) -> CString {
+        CString::new(p.as_os_str().as_encoded_bytes()).unwrap()
+    }
+
+    fn key_names(us: OtrlUserState) -> Vec<(Vec<u8>, [u8; 20])> {
+        let mut out = Vec::new();
+        // SAFETY: us is a valid user state made by the test.
+        unsafe {
+            let mut k = (*us).privkey_root;
+            while let Some(key) = k.as_ref() {
+                let data = core::slice::from_raw_parts(key.pubkey_data, key.pubkey_datalen);
+                out.push((
+                    bytes(key.accountname).unwrap().to_vec(),
+                    otr_core::crypto::sha1(data),
+                ));
+                k = key.next;
+            }
+        }
+        out
+    }
+
+    fn pending_count(us: OtrlUserState) -> usize {
+        let mut n = 0;
+        // SAFETY: us is valid.
+        unsafe {
+            let mut p = (*us).pending_root;
+            while let Some(e) = p.as_ref() {
+                n += 1;
+                p = e.next;
+            }
+        }
+        n
+    }
+
+    /// A user state holding keys for "a" and "b", generated into `file`.
+    fn two_keys(file: &CString) -> OtrlUserState {
+        let us = otrl_userstate_create();
+        // SAFETY: valid user state and C strings.
+        unsafe {
+            assert_eq!(
+                otrl_privkey_generate(us, file.as_ptr(), c"a".as_ptr(), c"p".as_ptr()),
+                0
+            );
+            assert_eq!(
+                otrl_privkey_generate(us, file.as_ptr(), c"b".as_ptr(), c"p".as_ptr()),
+                0
+            );
+        }
+        us
+    }
+
+    #[test]
+    fn bad_files_leave_loaded_keys_alone() {
+        let dir = scratch("bad");
+        let keys = cpath(&dir.join("keys"));
+        let us = two_keys(&keys);
+        let before = key_names(us);
+        assert_eq!(before.len(), 2);
+        let good = std::fs::read(dir.join("keys")).unwrap();
+        let cases: Vec<(&str, Vec<u8>, u32)> = vec![
+            ("unbalanced", b"(privkeys".to_vec(), 0x0100_00cb),
+            ("not privkeys", b"(foo)".to_vec(), 0x2000_0036),
+            (
+                "missing protocol",
+                b"(privkeys (account (name a)))".to_vec(),
+                0x2000_0036,
+            ),
+            ("truncated", good[..good.len() / 2].to_vec(), 0x0100_00cb),
+            (
+                "good then bad",
+                [&good[..good.len() - 2], b"(foo))\n"].concat(),
+                0x2000_0036,
+            ),
+        ];
+        for (label, data, code) in cases {
+            let path = dir.join(label);
+            std::fs::write(&path, &data).unwrap();
+            let name = cpath(&path);
+            // SAFETY: valid user state and C string.
+            assert_eq!(
+                unsafe { otrl_privkey_read(us, name.as_ptr()) },
+                code,
+                "{label}"
+            );
+            assert_eq!(key_names(us), before, "{label}");
+        }
+        // A file that cannot be opened changes nothing either.
+        let missing = cpath(&dir.join("missing"));
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { otrl_privkey_read(us, missing.as_ptr()) },
+            0x0100_8051
+        );
+        assert_eq!(key_names(us), before);
+        // SAFETY: us is ours.
+        unsafe { otrl_userstate_free(us) };
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn empty_file_reports_errno_and_keeps_keys_on_error() {
+        let dir = scratch("empty");
+        let keys = cpath(&dir.join("keys"));
+        let empty = cpath(&dir.join("empty"));
+        std::fs::write(dir.join("empty"), b"").unwrap();
+        let us = two_keys(&keys);
+        let before = key_names(us);
+        set_errno(libc::EINVAL);
+        // SAFETY: valid user state and C strings.
+        assert_eq!(
+            unsafe { otrl_privkey_read(us, empty.as_ptr()) },
+            0x0100_8030
+        );
+        assert_eq!(key_names(us), before);
+        set_errno(0);
+        // SAFETY: as above.
+        assert_eq!(unsafe { otrl_privkey_read(us, empty.as_ptr()) }, 0);
+        assert!(key_names(us).is_empty());
+        // SAFETY: us is ours.
+        unsafe { otrl_userstate_free(us) };
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn failures_while_generating_leave_the_file_alone() {
+        let dir = scratch("gen");
+        let keys = cpath(&dir.join("keys"));
+        let us = two_keys(&keys);
+        let before = key_names(us);
+        let file = std::fs::read(dir.join("keys")).unwrap();
+        let mut k: *mut c_void = null_mut();
+        // SAFETY: valid user state, C strings and out-pointer; every handle
+        // is finished or cancelled once.
+        unsafe {
+            // A generation pending for the account: 4.1.1 empties the file.
+            assert_eq!(
+                otrl_privkey_generate_start(us, c"a".as_ptr(), c"p".as_ptr(), &mut k),
+                0
+            );
+            assert_eq!(
+                otrl_privkey_generate(us, keys.as_ptr(), c"a".as_ptr(), c"p".as_ptr()),
+                0x2000_8023
+            );
+            assert_eq!(std::fs::read(dir.join("keys")).unwrap(), file);
+            // Never calculated: 4.1.1 writes an unreadable account.
+            assert_eq!(
+                otrl_privkey_generate_finish(us, k, keys.as_ptr()),
+                0x2000_0036
+            );
+            assert_eq!(std::fs::read(dir.join("keys")).unwrap(), file);
+            assert_eq!(pending_count(us), 0);
+            assert_eq!(key_names(us), before);
+
+            // An unwritable file keeps the generation for another try.
+            assert_eq!(
+                otrl_privkey_generate_start(us, c"c".as_ptr(), c"p".as_ptr(), &mut k),
+                0
+            );
+            assert_eq!(otrl_privkey_generate_calculate(k), 0);
+            let bad = cpath(&dir.join("no/such/dir"));
+            assert_eq!(
+                otrl_privkey_generate_finish(us, k, bad.as_ptr()),
+                0x0100_8051
+            );
+            assert_eq!(
+                otrl_privkey_generate_finish(us, k, core::ptr::null()),
+                0x0100_8024
+            );
+            assert_eq!(pending_count(us), 1);
+            assert_eq!(key_names(us), before);
+            assert_eq!(otrl_privkey_generate_finish(us, k, keys.as_ptr()), 0);
+            assert_eq!(pending_count(us), 0);
+            let names: Vec<Vec<u8>> = key_names(us).into_iter().map(|(n, _)| n).collect();
+            assert_eq!(names, [b"c".to_vec(), b"a".to_vec(), b"b".to_vec()]);
+
+            // otrl_privkey_generate leaves nothing pending when it fails.
+            assert_eq!(
+                otrl_privkey_generate(us, bad.as_ptr(), c"d".as_ptr(), c"p".as_ptr()),
+                0x0100_8051
+            );
+            assert_eq!(pending_count(us), 0);
+            otrl_userstate_free(us);
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// The signing key behind a key of a user state, for the AKE.
+///
+/// # Safety
+/// `p` is a live key of a user state.
+pub(crate) unsafe fn signing_key(
+    p: *const OtrlPrivKey,
+) -> Result<otr_core::crypto::dsa::DsaPrivateKey, gcry_error_t> {
+    // SAFETY: per the contract.
+    unsafe { cell(p) }.stored.dsa().map_err(|e| e.value())
 }

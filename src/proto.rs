@@ -121,6 +121,177 @@ pub extern "C" fn otrl_version() -> *const c_char {
     c"4.1.1".as_ptr()
 }
 
+
+use core::ffi::{c_int, c_uchar};
+
+use otr_core::wire;
+
+use crate::ffi::{bytes, guard, malloc_cstring};
+
+/// The default query message for `ourname`: the `?OTRv23?`-style tag for
+/// the versions `policy` allows, then upstream 4.1.1's explanation for
+/// people without OTR. Malloc'd; free with `free()` or
+/// `otrl_message_free`. Debian's build adds a sentence recommending the
+/// pidgin-otr package; libotr-rs sends upstream's text.
+///
+/// # Safety
+/// `ourname` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_proto_default_query_msg(
+    ourname: *const c_char,
+    policy: OtrlPolicy,
+) -> *mut c_char {
+    guard(core::ptr::null_mut(), || {
+        // SAFETY: per the contract.
+        let name = unsafe { bytes(ourname) }.unwrap_or_default();
+        malloc_cstring(&wire::default_query_msg(name, policy))
+    })
+}
+
+/// The best protocol version both a query message and `policy` allow (3,
+/// 2, or 0 for none).
+///
+/// # Safety
+/// `querymsg` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_proto_query_bestversion(
+    querymsg: *const c_char,
+    policy: OtrlPolicy,
+) -> c_uint {
+    // SAFETY: per the contract.
+    let Some(q) = (unsafe { bytes(querymsg) }) else {
+        return 0;
+    };
+    guard(0, || wire::query_bestversion(q, policy))
+}
+
+/// The best version offered by a message's whitespace tag and `policy`;
+/// `*starttagp` and `*endtagp` point at the tag in `msg` (NULL when there
+/// is none).
+///
+/// # Safety
+/// `msg` is NUL-terminated; the out-pointers are writable.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_proto_whitespace_bestversion(
+    msg: *const c_char,
+    starttagp: *mut *const c_char,
+    endtagp: *mut *const c_char,
+    policy: OtrlPolicy,
+) -> c_uint {
+    guard(0, || {
+        // SAFETY: per the contract; the offsets are within msg.
+        unsafe {
+            let Some(m) = bytes(msg) else { return 0 };
+            let (best, span) = wire::whitespace_bestversion(m, policy);
+            let (s, e) = match span {
+                Some((s, e)) => (msg.add(s), msg.add(e)),
+                None => (core::ptr::null(), core::ptr::null()),
+            };
+            if let Some(p) = starttagp.as_mut() {
+                *p = s;
+            }
+            if let Some(p) = endtagp.as_mut() {
+                *p = e;
+            }
+            best
+        }
+    })
+}
+
+/// What kind of OTR message `message` is (from its header only).
+///
+/// # Safety
+/// `message` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_proto_message_type(message: *const c_char) -> OtrlMessageType {
+    // SAFETY: per the contract.
+    let Some(m) = (unsafe { bytes(message) }) else {
+        return OtrlMessageTypeValues::OTRL_MSGTYPE_NOTOTR as c_uint;
+    };
+    guard(
+        OtrlMessageTypeValues::OTRL_MSGTYPE_UNKNOWN as c_uint,
+        || wire::message_type(m) as c_uint,
+    )
+}
+
+/// The protocol version of an OTR message (3, 2, 1, or 0).
+///
+/// # Safety
+/// `message` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_proto_message_version(message: *const c_char) -> c_int {
+    // SAFETY: per the contract.
+    let Some(m) = (unsafe { bytes(message) }) else {
+        return 0;
+    };
+    guard(0, || wire::message_version(m))
+}
+
+/// The sender and receiver instance tags of a v3 message or fragment.
+///
+/// # Safety
+/// `otrmsg` is NUL-terminated; the out-pointers are writable.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_proto_instance(
+    otrmsg: *const c_char,
+    instance_from: *mut c_uint,
+    instance_to: *mut c_uint,
+) -> gcry_error_t {
+    let inval = otr_core::error::OtrError::libotr(otr_core::error::code::INV_VALUE).value();
+    guard(inval, || {
+        // SAFETY: per the contract.
+        unsafe {
+            let Some(m) = bytes(otrmsg) else { return inval };
+            match wire::instance_tags(m) {
+                Ok((from, to)) => {
+                    if let Some(p) = instance_from.as_mut() {
+                        *p = from;
+                    }
+                    if let Some(p) = instance_to.as_mut() {
+                        *p = to;
+                    }
+                    0
+                }
+                Err(e) => {
+                    if let (Some(s), Some(p)) = (e.sender, instance_from.as_mut()) {
+                        *p = s;
+                    }
+                    e.error().value()
+                }
+            }
+        }
+    })
+}
+
+/// The flags byte of a data message, without decrypting it.
+///
+/// # Safety
+/// `datamsg` is NUL-terminated; `flagsp` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_proto_data_read_flags(
+    datamsg: *const c_char,
+    flagsp: *mut c_uchar,
+) -> gcry_error_t {
+    let inval = otr_core::error::OtrError::libotr(otr_core::error::code::INV_VALUE).value();
+    guard(inval, || {
+        // SAFETY: per the contract.
+        unsafe {
+            let Some(m) = bytes(datamsg) else {
+                return inval;
+            };
+            match wire::data_read_flags(m) {
+                Ok(f) => {
+                    if let Some(p) = flagsp.as_mut() {
+                        *p = f;
+                    }
+                    0
+                }
+                Err(e) => e.value(),
+            }
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

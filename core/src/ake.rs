@@ -119,6 +119,27 @@ impl Auth {
         };
     }
 
+    /// A copy of a D-H Commit in flight for another context: a master's
+    /// exchange taken over by the child whose instance answered (libotr's
+    /// `otrl_auth_copy_on_key`).
+    pub fn clone_for_instance(&self, our_instance: u32, their_instance: u32) -> Auth {
+        Auth {
+            state: self.state,
+            version: self.version,
+            our_instance,
+            their_instance,
+            our_dh: self.our_dh.clone(),
+            our_keyid: self.our_keyid,
+            r: self.r.clone(),
+            encgx: self.encgx.clone(),
+            hashgx: self.hashgx,
+            their_dh: self.their_dh.clone(),
+            keys: None,
+            initiated: self.initiated,
+            last_message: self.last_message.clone(),
+        }
+    }
+
     /// Our D-H public value in this exchange, if any.
     pub fn our_public(&self) -> Option<Vec<u8>> {
         self.our_dh.as_ref().map(DhKeyPair::public_bytes)

@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod data;
 pub mod error;
 pub mod fragment;
+pub mod session;
 pub mod store;
 pub mod tlv;
 pub mod wire;

@@ -1,0 +1,70 @@
+//! The engine state of one conversation (one context, master or child):
+//! its key exchange, its encrypted session, its fragment buffer and the
+//! last message kept for retransmission.
+
+use zeroize::Zeroizing;
+
+use crate::ake::{Auth, Established};
+use crate::data::DataSession;
+use crate::fragment::FragmentBuffer;
+
+/// How a completed key exchange relates to the conversation so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Secured {
+    /// We exchanged keys with ourselves (our own messages came back).
+    Reflected,
+    /// The same session keys as before: a refresh, not a new session.
+    StillSecure,
+    /// A new encrypted session.
+    New,
+}
+
+/// Everything the engine keeps for one conversation.
+#[derive(Default)]
+pub struct Session {
+    /// The key exchange in progress, if any.
+    pub auth: Auth,
+    /// The encrypted session, once one is established.
+    pub data: Option<DataSession>,
+    /// The partial message being reassembled.
+    pub fragments: FragmentBuffer,
+    /// The plaintext of the last message sent, for a resend after a new
+    /// key exchange.
+    pub last_message: Option<Zeroizing<Vec<u8>>>,
+}
+
+impl Session {
+    /// A conversation with no history.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes the result of a completed key exchange. `same_peer_encrypted`
+    /// tells whether the conversation is encrypted already with the same
+    /// fingerprint, in which case unchanged keys are only a refresh.
+    pub fn establish(
+        &mut self,
+        est: &Established,
+        same_peer_encrypted: bool,
+        our_instance: u32,
+        their_instance: u32,
+    ) -> Secured {
+        if est.their_dh == est.our_dh.public_bytes() {
+            return Secured::Reflected;
+        }
+        if same_peer_encrypted && self.data.as_ref().is_some_and(|d| d.is_refreshed_by(est)) {
+            return Secured::StillSecure;
+        }
+        self.data = Some(DataSession::from_ake(est, our_instance, their_instance));
+        Secured::New
+    }
+
+    /// Forgets the encrypted session and any exchange in progress (the
+    /// FINISHED or PLAINTEXT state); the fragment buffer is emptied too.
+    pub fn end(&mut self) {
+        self.data = None;
+        self.auth.clear();
+        self.fragments.clear();
+        self.last_message = None;
+    }
+}
