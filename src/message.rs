@@ -509,7 +509,7 @@ unsafe fn tlv_bytes(tlvs: *const OtrlTLV) -> Vec<u8> {
 ///
 /// # Safety
 /// `ctx` is live; `tlvs` is NULL or a valid list.
-unsafe fn create_data(
+pub(crate) unsafe fn create_data(
     ctx: *mut ConnContext,
     text: &[u8],
     tlvs: *const OtrlTLV,
@@ -1257,6 +1257,32 @@ unsafe fn handle_ake(
     }
 }
 
+/// Decrypts a data message in `ctx`'s session. On failure, the flags (if
+/// the message could be parsed) and libotr's error: INV_VALUE for a
+/// malformed message, CONFLICT for one that cannot be read.
+///
+/// # Safety
+/// `ctx` is live; the result is used before any callback.
+pub(crate) unsafe fn accept_data(
+    ctx: *mut ConnContext,
+    text: &[u8],
+) -> Result<otr_core::data::Received, (Option<u8>, gcry_error_t)> {
+    // SAFETY: per the contract.
+    unsafe {
+        let parsed = wire::otr_decode(text)
+            .ok()
+            .and_then(|b| wire::DataMessage::parse(&b).ok());
+        let flags = parsed.as_ref().map(|m| m.flags);
+        let s = session(ctx);
+        let result = match (&parsed, s.data.as_mut()) {
+            (Some(m), Some(d)) if d.version == m.header.version => d.decrypt(m),
+            _ => Err(OtrError::libotr(code::INV_VALUE)),
+        };
+        sync_keyids(ctx);
+        result.map_err(|e| (flags, e.value()))
+    }
+}
+
 /// A data message for `ctx` (the rest of [`otrl_message_receiving`]).
 ///
 /// # Safety
@@ -1293,33 +1319,13 @@ unsafe fn receive_data(
             }
             return 1;
         }
-        let parsed = wire::otr_decode(text)
-            .ok()
-            .and_then(|b| wire::DataMessage::parse(&b).ok());
-        let flags = parsed.as_ref().map(|m| m.flags);
-        let result = match &parsed {
-            Some(m)
-                if session(ctx)
-                    .data
-                    .as_ref()
-                    .is_some_and(|d| d.version == m.header.version) =>
-            {
-                session(ctx)
-                    .data
-                    .as_mut()
-                    .map(|d| d.decrypt(m))
-                    .expect("checked")
-            }
-            _ => Err(OtrError::libotr(code::INV_VALUE)),
-        };
-        sync_keyids(ctx);
-        let got = match result {
+        let got = match accept_data(ctx, text) {
             Ok(got) => got,
-            Err(e) => {
+            Err((flags, e)) => {
                 if ignore_unreadable(flags) {
                     return 1;
                 }
-                let conflict = e.code == code::CONFLICT;
+                let conflict = e & 0xffff == u32::from(code::CONFLICT);
                 let (ev, ec) = if conflict {
                     (
                         OtrlMessageEventValues::OTRL_MSGEVENT_RCVDMSG_UNREADABLE,
@@ -1395,8 +1401,7 @@ unsafe fn receive_data(
             Some(out) => *out = tlvs,
             None => otrl_tlv_free(tlvs),
         }
-        if (*ctx).msgstate == ENCRYPTED
-            && (*(*ctx).context_priv).lastsent < t - HEARTBEAT_INTERVAL
+        if (*ctx).msgstate == ENCRYPTED && (*(*ctx).context_priv).lastsent < t - HEARTBEAT_INTERVAL
         {
             if let Ok((beat, _)) = create_data(
                 ctx,

@@ -121,8 +121,7 @@ pub extern "C" fn otrl_version() -> *const c_char {
     c"4.1.1".as_ptr()
 }
 
-
-use core::ffi::{c_int, c_uchar};
+use core::ffi::{c_int, c_uchar, c_ushort};
 
 use otr_core::wire;
 
@@ -290,6 +289,220 @@ pub unsafe extern "C" fn otrl_proto_data_read_flags(
             }
         }
     })
+}
+
+/// Encrypts `msg` plus `tlvs` as a data message of `context`'s session
+/// (the building block of `otrl_message_sending`); `*encmessagep` gets the
+/// malloc'd `?OTR:` text, `extrakey` (if not NULL) the 32-byte extra
+/// symmetric key of the keys used.
+///
+/// # Safety
+/// `encmessagep` is writable; `context` is a live context; `msg` is
+/// NUL-terminated; `tlvs` is NULL or a valid list; `extrakey` is NULL or
+/// has room for 32 bytes.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_proto_create_data(
+    encmessagep: *mut *mut c_char,
+    context: *mut crate::context::ConnContext,
+    msg: *const c_char,
+    tlvs: *const crate::tlv::OtrlTLV,
+    flags: c_uchar,
+    extrakey: *mut c_uchar,
+) -> gcry_error_t {
+    let inval = otr_core::error::OtrError::libotr(otr_core::error::code::INV_VALUE).value();
+    guard(inval, || {
+        // SAFETY: per the contract.
+        unsafe {
+            let (Some(out), Some(text), false) =
+                (encmessagep.as_mut(), bytes(msg), context.is_null())
+            else {
+                return inval;
+            };
+            match crate::message::create_data(context, text, tlvs, flags) {
+                Ok((m, key)) => {
+                    *out = malloc_cstring(&m);
+                    if !extrakey.is_null() {
+                        core::ptr::copy_nonoverlapping(key.as_ptr(), extrakey, key.len());
+                    }
+                    0
+                }
+                Err(e) => e,
+            }
+        }
+    })
+}
+
+/// Decrypts a data message of `context`'s session: `*plaintextp` gets the
+/// malloc'd text, `*tlvsp` the TLVs, `*flagsp` the flags, `extrakey` the
+/// extra symmetric key. Keys rotate as the message asks. Errors:
+/// `GPG_ERR_INV_VALUE` for a malformed message, `GPG_ERR_CONFLICT` for one
+/// that cannot be read (unknown keys, bad MAC, replay).
+///
+/// # Safety
+/// `plaintextp` and `tlvsp` are writable; `context` is live; `datamsg` is
+/// NUL-terminated; `flagsp` is NULL or writable; `extrakey` is NULL or has
+/// room for 32 bytes.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_proto_accept_data(
+    plaintextp: *mut *mut c_char,
+    tlvsp: *mut *mut crate::tlv::OtrlTLV,
+    context: *mut crate::context::ConnContext,
+    datamsg: *const c_char,
+    flagsp: *mut c_uchar,
+    extrakey: *mut c_uchar,
+) -> gcry_error_t {
+    let inval = otr_core::error::OtrError::libotr(otr_core::error::code::INV_VALUE).value();
+    guard(inval, || {
+        // SAFETY: per the contract.
+        unsafe {
+            let (Some(out), Some(text), false) =
+                (plaintextp.as_mut(), bytes(datamsg), context.is_null())
+            else {
+                return inval;
+            };
+            *out = core::ptr::null_mut();
+            if let Some(t) = tlvsp.as_mut() {
+                *t = core::ptr::null_mut();
+            }
+            match crate::message::accept_data(context, text) {
+                Ok(got) => {
+                    if let Some(f) = flagsp.as_mut() {
+                        *f = got.flags;
+                    }
+                    if !extrakey.is_null() {
+                        core::ptr::copy_nonoverlapping(got.extra_key.as_ptr(), extrakey, 32);
+                    }
+                    *out = malloc_cstring(&got.text);
+                    let list = crate::tlv::list_from(&otr_core::tlv::parse(&got.tlvs));
+                    match tlvsp.as_mut() {
+                        Some(t) => *t = list,
+                        None => crate::tlv::otrl_tlv_free(list),
+                    }
+                    0
+                }
+                Err((flags, e)) => {
+                    if let (Some(f), Some(v)) = (flagsp.as_mut(), flags) {
+                        *f = v;
+                    }
+                    e
+                }
+            }
+        }
+    })
+}
+
+/// Feeds one received message to `context`'s fragment buffer. On
+/// `OTRL_FRAGMENT_COMPLETE`, `*unfragmessagep` gets the malloc'd whole
+/// message. The buffer is bounded (see the README).
+///
+/// # Safety
+/// `unfragmessagep` is writable; `context` is live; `msg` is
+/// NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_proto_fragment_accumulate(
+    unfragmessagep: *mut *mut c_char,
+    context: *mut crate::context::ConnContext,
+    msg: *const c_char,
+) -> OtrlFragmentResult {
+    let incomplete = OtrlFragmentResultValues::OTRL_FRAGMENT_INCOMPLETE as c_uint;
+    guard(incomplete, || {
+        // SAFETY: per the contract.
+        unsafe {
+            let (Some(out), Some(m), false) =
+                (unfragmessagep.as_mut(), bytes(msg), context.is_null())
+            else {
+                return incomplete;
+            };
+            let s = crate::context_priv::session_of((*context).context_priv);
+            match s.fragments.accumulate(m, None) {
+                otr_core::fragment::Accumulate::Unfragmented => {
+                    OtrlFragmentResultValues::OTRL_FRAGMENT_UNFRAGMENTED as c_uint
+                }
+                otr_core::fragment::Accumulate::Incomplete => incomplete,
+                otr_core::fragment::Accumulate::Complete(whole) => {
+                    *out = malloc_cstring(&whole);
+                    OtrlFragmentResultValues::OTRL_FRAGMENT_COMPLETE as c_uint
+                }
+            }
+        }
+    })
+}
+
+/// Cuts `message` into `fragment_count` fragments for a network with
+/// maximum message size `mms`, in the format of `context`'s protocol
+/// version; `*fragments` gets a malloc'd array of malloc'd strings (free it
+/// with [`otrl_proto_fragment_free`]).
+///
+/// # Safety
+/// `fragments` is writable; `context` is live; `message` is
+/// NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_proto_fragment_create(
+    mms: c_int,
+    fragment_count: c_int,
+    fragments: *mut *mut *mut c_char,
+    context: *mut crate::context::ConnContext,
+    message: *const c_char,
+) -> gcry_error_t {
+    let inval = otr_core::error::OtrError::libotr(otr_core::error::code::INV_VALUE).value();
+    guard(inval, || {
+        // SAFETY: per the contract; the array has one slot per fragment.
+        unsafe {
+            let (Some(out), Some(m), Some(c)) =
+                (fragments.as_mut(), bytes(message), context.as_ref())
+            else {
+                return inval;
+            };
+            let fctx = otr_core::fragment::FragmentContext {
+                protocol_version: c.protocol_version,
+                auth_protocol_version: c.auth.protocol_version,
+                our_instance: c.our_instance,
+                their_instance: c.their_instance,
+            };
+            let pieces =
+                match otr_core::fragment::proto_fragment_create(mms, fragment_count, &fctx, m) {
+                    Ok(p) => p,
+                    Err(e) => return e.value(),
+                };
+            let arr = libc::calloc(pieces.len(), core::mem::size_of::<*mut c_char>())
+                .cast::<*mut c_char>();
+            if arr.is_null() {
+                return crate::gcry::error_from_errno(libc::ENOMEM);
+            }
+            for (i, p) in pieces.iter().enumerate() {
+                *arr.add(i) = malloc_cstring(p);
+            }
+            *out = arr;
+            0
+        }
+    })
+}
+
+/// Frees an array of `arraylen` fragments from [`otrl_proto_fragment_create`]
+/// and sets `*fragments` to NULL.
+///
+/// # Safety
+/// `fragments` is NULL or points to NULL or to such an array.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_proto_fragment_free(
+    fragments: *mut *mut *mut c_char,
+    arraylen: c_ushort,
+) {
+    // SAFETY: per the contract.
+    unsafe {
+        let Some(slot) = fragments.as_mut() else {
+            return;
+        };
+        let arr = *slot;
+        if arr.is_null() {
+            return;
+        }
+        for i in 0..usize::from(arraylen) {
+            crate::ffi::free(*arr.add(i));
+        }
+        crate::ffi::free(arr);
+        *slot = core::ptr::null_mut();
+    }
 }
 
 #[cfg(test)]

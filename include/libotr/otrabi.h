@@ -464,34 +464,9 @@ typedef struct s_OtrlUserState *OtrlUserState;
 typedef void (*AddAppData)(void*, ConnContext*);
 
 /*
- One TLV in a singly linked list; `data` is malloc'd, `len` bytes.
- */
-typedef struct s_OtrlTLV {
-  unsigned short type;
-  unsigned short len;
-  unsigned char *data;
-  struct s_OtrlTLV *next;
-} s_OtrlTLV;
-
-/*
- The libotr name of [`s_OtrlTLV`].
- */
-typedef struct s_OtrlTLV OtrlTLV;
-
-/*
  A bit set of `OTRL_POLICY_*` values.
  */
 typedef unsigned int OtrlPolicy;
-
-/*
- The initiator's view of [`OtrlSMState`].
- */
-typedef struct OtrlSMState OtrlSMAliceState;
-
-/*
- The responder's view of [`OtrlSMState`].
- */
-typedef struct OtrlSMState OtrlSMBobState;
 
 /*
  The 24 application callbacks, in 4.1.1's order; any of them may be NULL.
@@ -527,6 +502,31 @@ typedef struct s_OtrlMessageAppOps {
  The libotr name of [`s_OtrlMessageAppOps`].
  */
 typedef struct s_OtrlMessageAppOps OtrlMessageAppOps;
+
+/*
+ One TLV in a singly linked list; `data` is malloc'd, `len` bytes.
+ */
+typedef struct s_OtrlTLV {
+  unsigned short type;
+  unsigned short len;
+  unsigned char *data;
+  struct s_OtrlTLV *next;
+} s_OtrlTLV;
+
+/*
+ The libotr name of [`s_OtrlTLV`].
+ */
+typedef struct s_OtrlTLV OtrlTLV;
+
+/*
+ The initiator's view of [`OtrlSMState`].
+ */
+typedef struct OtrlSMState OtrlSMAliceState;
+
+/*
+ The responder's view of [`OtrlSMState`].
+ */
+typedef struct OtrlSMState OtrlSMBobState;
 
 #define OTRL_INSTAG_MASTER 0
 
@@ -744,7 +744,8 @@ ConnContextPriv *otrl_context_priv_new(void);
  last message kept for retransmission. The generation number stays.
 
  # Safety
- `context_priv` is NULL or a valid private context part.
+ `context_priv` is NULL or a private context part made by this library
+ (`otrl_context_priv_new`, or a context's `context_priv`).
  */
 void otrl_context_priv_force_finished(ConnContextPriv *context_priv);
 
@@ -797,8 +798,8 @@ gcry_error_t otrl_instag_read_FILEp(OtrlUserState us, FILE *instf);
 otrl_instag_t otrl_instag_get_new(void);
 
 /*
- Generates an instance tag for the account and writes all tags to the
- named file (replaced atomically when it is a regular file; /dev/null and
+ Generates an instance tag for the account (an older one is kept behind
+ it, as in 4.1.1) and writes all tags to the named file (replaced atomically when it is a regular file; /dev/null and
  other special files are written in place).
 
  # Safety
@@ -860,6 +861,87 @@ int otrl_mem_differ(const unsigned char *buf1, const unsigned char *buf2, size_t
 void otrl_message_free(char *message);
 
 /*
+ Prepares a message for sending to `recipient` (instance `instag`, a real
+ tag or a meta tag such as `OTRL_INSTAG_BEST`).
+
+ `*messagep` becomes a malloc'd message to send instead of the original
+ (encrypted, tagged with the whitespace tag, a query message under
+ REQUIRE_ENCRYPTION, or `""` after the peer ended the conversation), or
+ stays NULL when the original may go out unchanged. Fragments are
+ injected through `inject_message` as `fragPolicy` says. A non-zero
+ result means "send nothing"; should encryption fail, nothing goes out
+ in the clear.
+
+ # Safety
+ `us` is a valid user state; `ops` is NULL or a callback table;
+ strings are NULL or NUL-terminated; `tlvs` is NULL or a valid list;
+ `messagep` and `contextp` are NULL or writable.
+ */
+gcry_error_t otrl_message_sending(OtrlUserState us, const OtrlMessageAppOps *ops, void *opdata, const char *accountname, const char *protocol, const char *recipient, otrl_instag_t instag, const char *original_msg, OtrlTLV *tlvs, char **messagep, OtrlFragmentPolicy fragPolicy, ConnContext **contextp, AddAppData add_appdata, void *data);
+
+/*
+ Handles one received message from `sender`.
+
+ Returns 1 when the message was for the library (AKE, SMP, heartbeats,
+ errors, fragments) and must not be shown, 0 otherwise: then
+ `*newmessagep` is NULL to show the original, or a malloc'd replacement
+ (the decrypted text, or the text without its whitespace tag).
+ `*newmessagep`, `*tlvsp` and `*contextp` are set to NULL first. A
+ failure inside the library gives 1 and no output.
+
+ # Safety
+ `us` is a valid user state; `ops` is NULL or a callback table; strings
+ are NULL or NUL-terminated; the out-pointers are NULL or writable.
+ */
+int otrl_message_receiving(OtrlUserState us, const OtrlMessageAppOps *ops, void *opdata, const char *accountname, const char *protocol, const char *sender, const char *message, char **newmessagep, OtrlTLV **tlvsp, ConnContext **contextp, AddAppData add_appdata, void *data);
+
+/*
+ Ends the private conversation with one instance of `username`: tells the
+ peer (when `is_logged_in` says they are online) and returns to
+ PLAINTEXT.
+
+ # Safety
+ `us` is a valid user state; `ops` is NULL or a callback table; strings
+ are NULL or NUL-terminated.
+ */
+void otrl_message_disconnect(OtrlUserState us, const OtrlMessageAppOps *ops, void *opdata, const char *accountname, const char *protocol, const char *username, otrl_instag_t instance);
+
+/*
+ [`otrl_message_disconnect`] for the master context and every instance.
+
+ # Safety
+ As [`otrl_message_disconnect`].
+ */
+void otrl_message_disconnect_all_instances(OtrlUserState us, const OtrlMessageAppOps *ops, void *opdata, const char *accountname, const char *protocol, const char *username);
+
+/*
+ Sends a message asking the peer to use the current extra symmetric key
+ for `use_` (with `usedata`), and writes that key (32 bytes) to
+ `symkey`. Only in an encrypted session; otherwise `GPG_ERR_INV_VALUE`.
+
+ # Safety
+ `context` is NULL or live; `usedata` is readable for `usedatalen`
+ bytes; `symkey` has room for 32 bytes.
+ */
+gcry_error_t otrl_message_symkey(OtrlUserState us, const OtrlMessageAppOps *ops, void *opdata, ConnContext *context, unsigned int use, const unsigned char *usedata, size_t usedatalen, unsigned char *symkey);
+
+/*
+ How often, in seconds, applications without `timer_control` should call
+ [`otrl_message_poll`]: 70.
+ */
+unsigned int otrl_message_poll_get_default_interval(OtrlUserState us);
+
+/*
+ Periodic work: abandons v3 D-H Commits unanswered for 60 seconds, and
+ stops the application's timer (`timer_control(0)`) once nothing waits.
+ `ops` may be NULL.
+
+ # Safety
+ `us` is NULL or a valid user state; `ops` is NULL or a callback table.
+ */
+void otrl_message_poll(OtrlUserState us, const OtrlMessageAppOps *ops, void *opdata);
+
+/*
  Writes the 44-character form of a fingerprint ("XXXXXXXX XXXXXXXX ...")
  and its NUL into `human`.
 
@@ -890,10 +972,13 @@ unsigned char *otrl_privkey_fingerprint_raw(OtrlUserState us, unsigned char *has
 
 /*
  Reads the private key file at `filename`, replacing every key of the
- user state. A missing file gives `gcry_error_from_errno(ENOENT)`.
+ user state. A missing file gives `gcry_error_from_errno(ENOENT)`
+ (0x01008051), a NULL name `gcry_error_from_errno(EFAULT)`.
 
- Unlike 4.1.1, a malformed file leaves the keys already loaded untouched
- (4.1.1 forgets them all, then loads the accounts before the bad one).
+ The file is read as [`otrl_privkey_read_FILEp`] reads a stream. Unlike
+ 4.1.1, a file that cannot be read or parsed leaves the keys already
+ loaded untouched (4.1.1 forgets them all, then loads the accounts before
+ the bad one).
 
  # Safety
  `us` is NULL or valid; `filename` is NULL or NUL-terminated.
@@ -904,8 +989,14 @@ gcry_error_t otrl_privkey_read(OtrlUserState us, const char *filename);
  Reads a private key file from an open stream (see [`otrl_privkey_read`]).
  A NULL stream reads nothing and returns 0.
 
+ As in 4.1.1, the file's size is taken from `fstat` and that many bytes
+ are read from the stream's current position: a stream not at its start,
+ or one that cannot be read, gives `gcry_error_from_errno(errno)`, and an
+ empty file (a pipe, a fresh file) reports the `errno` of the moment,
+ which is success with no keys when it is 0.
+
  # Safety
- `us` is NULL or valid; `privf` is NULL or a readable stream.
+ `us` is NULL or valid; `privf` is NULL or an open stream.
  */
 gcry_error_t otrl_privkey_read_FILEp(OtrlUserState us, FILE *privf);
 
@@ -944,19 +1035,33 @@ gcry_error_t otrl_privkey_generate_calculate(void *newkey);
  key of the account, to the named file (atomically; a new file is created
  with mode 0600), loads them, and ends the pending state.
 
+ As in 4.1.1, when the file cannot be written (a NULL name gives
+ `gcry_error_from_errno(EFAULT)`) the error is returned and the
+ generation stays pending: `newkey` is still the caller's, for another
+ try or for [`otrl_privkey_generate_cancelled`].
+
+ A generation that was never calculated ends with
+ `GPG_ERR_UNUSABLE_SECKEY` (0x20000036), as in 4.1.1, but the file is not
+ touched (4.1.1 writes an unreadable entry for the account into it).
+
  # Safety
- `us` is NULL or valid; `newkey` is NULL or a calculated generation of
- this user state, not used afterwards; `filename` is NULL or
- NUL-terminated.
+ `us` is NULL or valid; `newkey` is NULL or a generation of this user
+ state, not used afterwards unless the file could not be written;
+ `filename` is NULL or NUL-terminated.
  */
 gcry_error_t otrl_privkey_generate_finish(OtrlUserState us, void *newkey, const char *filename);
 
 /*
  Finishes a generation onto an open stream (see
- [`otrl_privkey_generate_finish`]).
+ [`otrl_privkey_generate_finish`]), which must be open for reading and
+ writing: as 4.1.1 does, the keys are written at the stream's position,
+ then the stream is rewound and read back as by
+ [`otrl_privkey_read_FILEp`], whose result is returned (a write-only
+ stream gives `gcry_error_from_errno(EBADF)`). The generation always
+ ends; a NULL argument gives `GPG_ERR_INV_VALUE`.
 
  # Safety
- As [`otrl_privkey_generate_finish`]; `privf` is NULL or writable.
+ As [`otrl_privkey_generate_finish`]; `privf` is NULL or an open stream.
  */
 gcry_error_t otrl_privkey_generate_finish_FILEp(OtrlUserState us, void *newkey, FILE *privf);
 
@@ -973,13 +1078,21 @@ void otrl_privkey_generate_cancelled(OtrlUserState us, void *newkey);
  Generates a key for the account and writes all keys to the named file
  (start, calculate and finish in one call).
 
+ Errors are 4.1.1's: `gcry_error_from_errno(EFAULT)` for a NULL name,
+ `gcry_error(GPG_ERR_EEXIST)` while a generation for the account is
+ pending, the file's error when it cannot be written. Nothing is left
+ pending on failure. Unlike 4.1.1, which truncates the file before it
+ checks for a pending generation, a failure leaves the file as it was.
+
  # Safety
  As [`otrl_privkey_generate_start`] and [`otrl_privkey_generate_finish`].
  */
 gcry_error_t otrl_privkey_generate(OtrlUserState us, const char *filename, const char *accountname, const char *protocol);
 
 /*
- Generates a key for the account and writes all keys to an open stream.
+ Generates a key for the account and writes all keys to an open stream,
+ which must be open for reading and writing (see
+ [`otrl_privkey_generate_finish_FILEp`]).
 
  # Safety
  As [`otrl_privkey_generate_start`] and
@@ -1085,6 +1198,128 @@ gcry_error_t otrl_init(unsigned int ver_major, unsigned int ver_minor, unsigned 
  The version string of the libotr API implemented: "4.1.1".
  */
 const char *otrl_version(void);
+
+/*
+ The default query message for `ourname`: the `?OTRv23?`-style tag for
+ the versions `policy` allows, then upstream 4.1.1's explanation for
+ people without OTR. Malloc'd; free with `free()` or
+ `otrl_message_free`. Debian's build adds a sentence recommending the
+ pidgin-otr package; libotr-rs sends upstream's text.
+
+ # Safety
+ `ourname` is NULL or NUL-terminated.
+ */
+char *otrl_proto_default_query_msg(const char *ourname, OtrlPolicy policy);
+
+/*
+ The best protocol version both a query message and `policy` allow (3,
+ 2, or 0 for none).
+
+ # Safety
+ `querymsg` is NULL or NUL-terminated.
+ */
+unsigned int otrl_proto_query_bestversion(const char *querymsg, OtrlPolicy policy);
+
+/*
+ The best version offered by a message's whitespace tag and `policy`;
+ `*starttagp` and `*endtagp` point at the tag in `msg` (NULL when there
+ is none).
+
+ # Safety
+ `msg` is NUL-terminated; the out-pointers are writable.
+ */
+unsigned int otrl_proto_whitespace_bestversion(const char *msg, const char **starttagp, const char **endtagp, OtrlPolicy policy);
+
+/*
+ What kind of OTR message `message` is (from its header only).
+
+ # Safety
+ `message` is NULL or NUL-terminated.
+ */
+OtrlMessageType otrl_proto_message_type(const char *message);
+
+/*
+ The protocol version of an OTR message (3, 2, 1, or 0).
+
+ # Safety
+ `message` is NULL or NUL-terminated.
+ */
+int otrl_proto_message_version(const char *message);
+
+/*
+ The sender and receiver instance tags of a v3 message or fragment.
+
+ # Safety
+ `otrmsg` is NUL-terminated; the out-pointers are writable.
+ */
+gcry_error_t otrl_proto_instance(const char *otrmsg, unsigned int *instance_from, unsigned int *instance_to);
+
+/*
+ The flags byte of a data message, without decrypting it.
+
+ # Safety
+ `datamsg` is NUL-terminated; `flagsp` is NULL or writable.
+ */
+gcry_error_t otrl_proto_data_read_flags(const char *datamsg, unsigned char *flagsp);
+
+/*
+ Encrypts `msg` plus `tlvs` as a data message of `context`'s session
+ (the building block of `otrl_message_sending`); `*encmessagep` gets the
+ malloc'd `?OTR:` text, `extrakey` (if not NULL) the 32-byte extra
+ symmetric key of the keys used.
+
+ # Safety
+ `encmessagep` is writable; `context` is a live context; `msg` is
+ NUL-terminated; `tlvs` is NULL or a valid list; `extrakey` is NULL or
+ has room for 32 bytes.
+ */
+gcry_error_t otrl_proto_create_data(char **encmessagep, ConnContext *context, const char *msg, const OtrlTLV *tlvs, unsigned char flags, unsigned char *extrakey);
+
+/*
+ Decrypts a data message of `context`'s session: `*plaintextp` gets the
+ malloc'd text, `*tlvsp` the TLVs, `*flagsp` the flags, `extrakey` the
+ extra symmetric key. Keys rotate as the message asks. Errors:
+ `GPG_ERR_INV_VALUE` for a malformed message, `GPG_ERR_CONFLICT` for one
+ that cannot be read (unknown keys, bad MAC, replay).
+
+ # Safety
+ `plaintextp` and `tlvsp` are writable; `context` is live; `datamsg` is
+ NUL-terminated; `flagsp` is NULL or writable; `extrakey` is NULL or has
+ room for 32 bytes.
+ */
+gcry_error_t otrl_proto_accept_data(char **plaintextp, OtrlTLV **tlvsp, ConnContext *context, const char *datamsg, unsigned char *flagsp, unsigned char *extrakey);
+
+/*
+ Feeds one received message to `context`'s fragment buffer. On
+ `OTRL_FRAGMENT_COMPLETE`, `*unfragmessagep` gets the malloc'd whole
+ message. The buffer is bounded (see the README).
+
+ # Safety
+ `unfragmessagep` is writable; `context` is live; `msg` is
+ NUL-terminated.
+ */
+OtrlFragmentResult otrl_proto_fragment_accumulate(char **unfragmessagep, ConnContext *context, const char *msg);
+
+/*
+ Cuts `message` into `fragment_count` fragments for a network with
+ maximum message size `mms`, in the format of `context`'s protocol
+ version; `*fragments` gets a malloc'd array of malloc'd strings (free it
+ with [`otrl_proto_fragment_free`]).
+
+ # Safety
+ `fragments` is writable; `context` is live; `message` is
+ NUL-terminated.
+ */
+gcry_error_t otrl_proto_fragment_create(int mms, int fragment_count, char ***fragments, ConnContext *context, const char *message);
+
+/*
+ Frees an array of `arraylen` fragments from [`otrl_proto_fragment_create`]
+ and sets `*fragments` to NULL.
+
+ # Safety
+ `fragments` is NULL or points to NULL or to such an array.
+ */
+void otrl_proto_fragment_free(char ***fragments, unsigned short arraylen);
 
 /*
  Prepares the SMP module. The group constants are compile-time values in
