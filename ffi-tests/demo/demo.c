@@ -1,8 +1,8 @@
-/* libotr-rs demo: two users, alice and bob, set up as an OTR application
-   would: private keys, instance tags, fingerprints and trust, all through the
-   libotr 4.1.1 API, built with `pkg-config --cflags --libs libotr`.
-   (The conversation itself, AKE and encrypted messages, joins this demo with
-   the protocol work.) */
+/* libotr-rs demo: two users, alice and bob, as an OTR application would set
+   them up and use them, all through the libotr 4.1.1 API, built with
+   `pkg-config --cflags --libs libotr`: private keys, instance tags,
+   fingerprints, then a conversation: query message, AKE, encrypted messages
+   (their wire form shown) and disconnect. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +11,8 @@
 #include <libotr/instag.h>
 #include <libotr/context.h>
 #include <libotr/userstate.h>
+#include <libotr/message.h>
+#include <libotr/tlv.h>
 
 struct user {
     const char *name;
@@ -62,10 +64,89 @@ static void learn(struct user *me, struct user *peer)
     otrl_privkey_write_fingerprints(me->us, me->fpfile);
 }
 
+/* The network: messages injected by the library wait here for delivery. */
+struct wire_msg { struct user *to; char *text; };
+static struct wire_msg queue[256];
+static int queue_len;
+static struct user *users[2];
+
+static struct user *by_name(const char *name)
+{
+    return strcmp(name, users[0]->name) ? users[1] : users[0];
+}
+
+static OtrlPolicy cb_policy(void *opdata, ConnContext *ctx) { (void)opdata; (void)ctx; return OTRL_POLICY_DEFAULT; }
+static int cb_logged_in(void *o, const char *a, const char *p, const char *r) { (void)o; (void)a; (void)p; (void)r; return 1; }
+static void cb_inject(void *opdata, const char *acct, const char *proto, const char *to, const char *msg)
+{
+    (void)opdata; (void)acct; (void)proto;
+    if (queue_len < 256) {
+        queue[queue_len].to = by_name(to);
+        queue[queue_len++].text = strdup(msg);
+    }
+}
+static void cb_gone_secure(void *opdata, ConnContext *ctx)
+{
+    char human[OTRL_PRIVKEY_FPRINT_HUMAN_LEN];
+    otrl_privkey_hash_to_human(human, ctx->active_fingerprint->fingerprint);
+    printf("  %s: private conversation with %s (OTR v%u), their fingerprint %s\n",
+           ((struct user *)opdata)->name, ctx->username, ctx->protocol_version, human);
+}
+static void cb_event(void *opdata, OtrlMessageEvent ev, ConnContext *ctx, const char *msg, gcry_error_t err)
+{
+    (void)ctx; (void)err;
+    printf("  %s: event %d%s%s\n", ((struct user *)opdata)->name, ev, msg ? " " : "", msg ? msg : "");
+}
+
+static OtrlMessageAppOps ops;
+
+static void show(const char *what, const char *text)
+{
+    printf("  wire %s: %.60s%s\n", what, text, strlen(text) > 60 ? "..." : "");
+}
+
+/* Delivers everything queued, as the IM network would. */
+static void deliver(void)
+{
+    int i;
+    for (i = 0; i < queue_len; i++) {
+        struct user *to = queue[i].to;
+        struct user *from = to == users[0] ? users[1] : users[0];
+        char *plain = NULL;
+        OtrlTLV *tlvs = NULL;
+        int internal;
+        show(from == users[0] ? "alice->bob" : "bob->alice", queue[i].text);
+        internal = otrl_message_receiving(to->us, &ops, to, to->name, "demo", from->name,
+                                          queue[i].text, &plain, &tlvs, NULL, NULL, NULL);
+        if (!internal)
+            printf("  %s reads: %s\n", to->name, plain ? plain : queue[i].text);
+        otrl_message_free(plain);
+        otrl_tlv_free(tlvs);
+        free(queue[i].text);
+    }
+    queue_len = 0;
+}
+
+static void say(struct user *from, struct user *to, const char *text)
+{
+    char *out = NULL;
+    gcry_error_t err;
+    printf("%s says: %s\n", from->name, text);
+    err = otrl_message_sending(from->us, &ops, from, from->name, "demo", to->name, OTRL_INSTAG_BEST,
+                               text, NULL, &out, OTRL_FRAGMENT_SEND_ALL_BUT_LAST, NULL, NULL, NULL);
+    if (!err && out && !*out)
+        printf("  (nothing sent: the conversation was ended)\n");
+    else if (!err)
+        cb_inject(NULL, from->name, "demo", to->name, out ? out : text);
+    otrl_message_free(out);
+    deliver();
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : ".";
     struct user alice = { "alice", NULL, "", "", "" }, bob = { "bob", NULL, "", "", "" };
+    char *query;
 
     OTRL_INIT;
     printf("libotr API %s\n", otrl_version());
@@ -73,6 +154,29 @@ int main(int argc, char **argv)
     setup(&bob, dir);
     learn(&alice, &bob);
     learn(&bob, &alice);
+
+    users[0] = &alice;
+    users[1] = &bob;
+    ops.policy = cb_policy;
+    ops.is_logged_in = cb_logged_in;
+    ops.inject_message = cb_inject;
+    ops.gone_secure = cb_gone_secure;
+    ops.handle_msg_event = cb_event;
+
+    printf("alice asks bob for a private conversation\n");
+    query = otrl_proto_default_query_msg(alice.name, OTRL_POLICY_DEFAULT);
+    cb_inject(NULL, "alice", "demo", "bob", query);
+    free(query);
+    deliver();
+    while (queue_len) deliver();
+    say(&alice, &bob, "Hello Bob, this travels encrypted.");
+    say(&bob, &alice, "Hi Alice! Keys rotate with every reply.");
+    say(&alice, &bob, "Grüße, ✓ UTF-8 too.");
+    printf("alice ends the private conversation\n");
+    otrl_message_disconnect_all_instances(alice.us, &ops, &alice, "alice", "demo", "bob");
+    deliver();
+    say(&bob, &alice, "Are you still there?");
+
     otrl_userstate_free(alice.us);
     otrl_userstate_free(bob.us);
     printf("files written to %s\n", dir);
