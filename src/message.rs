@@ -379,7 +379,10 @@ unsafe fn fragment_and_send(
     if !ops.has_inject() {
         return 0;
     }
-    let mms = ops.max_message_size(ctx);
+    let skip = policy == OtrlFragmentPolicyValues::OTRL_FRAGMENT_SEND_SKIP as c_uint;
+    // SEND_SKIP hands the whole message back, however long: the
+    // application sends it its own way.
+    let mms = if skip { 0 } else { ops.max_message_size(ctx) };
     // SAFETY: ctx is live.
     let (version, ours, theirs) = unsafe {
         (
@@ -466,6 +469,28 @@ unsafe fn send_or_error_auth(
                     ops.timer_control(POLL_DEFAULT_INTERVAL);
                     u.timer_running = 1;
                 }
+            }
+        }
+    }
+}
+
+/// Gives the account an instance tag through `create_instag` if it has
+/// none, and the context its tag if it was made before the tag existed.
+///
+/// # Safety
+/// `us` and `ctx` are live.
+unsafe fn ensure_instag(ops: Ops, us: OtrlUserState, ctx: *mut ConnContext) {
+    // SAFETY: per the contract; the context is re-read after the callback.
+    unsafe {
+        let (acct, proto) = ((*ctx).accountname, (*ctx).protocol);
+        if otrl_instag_find(us, acct, proto).is_null() {
+            if let Some(f) = ops.get().and_then(|o| o.create_instag) {
+                f(ops.opdata, acct, proto);
+            }
+        }
+        if let Some(tag) = otrl_instag_find(us, (*ctx).accountname, (*ctx).protocol).as_ref() {
+            if (*ctx).our_instance == 0 {
+                (*ctx).our_instance = tag.instag;
             }
         }
     }
@@ -575,23 +600,31 @@ unsafe fn go_encrypted(
         let found = otrl_context_find_fingerprint(master, fp.as_mut_ptr(), 1, &mut added);
         let same = (*ctx).msgstate == ENCRYPTED && (*ctx).active_fingerprint == found;
         let (ours, theirs) = ((*ctx).our_instance, (*ctx).their_instance);
-        match session(ctx).establish(est, same, ours, theirs) {
-            Secured::Reflected => {
-                ops.msg_event(
-                    OtrlMessageEventValues::OTRL_MSGEVENT_MSG_REFLECTED,
-                    ctx,
-                    None,
-                    0,
+        let secured = session(ctx).establish(est, same, ours, theirs);
+        if secured == Secured::Reflected {
+            ops.msg_event(
+                OtrlMessageEventValues::OTRL_MSGEVENT_MSG_REFLECTED,
+                ctx,
+                None,
+                0,
+            );
+            return false;
+        }
+        if added != 0 {
+            if let Some(f) = ops.get().and_then(|o| o.new_fingerprint) {
+                let c = &*ctx;
+                f(
+                    ops.opdata,
+                    us,
+                    c.accountname,
+                    c.protocol,
+                    c.username,
+                    fp.as_mut_ptr(),
                 );
-                return false;
             }
-            Secured::StillSecure => {
-                if let Some(f) = ops.get().and_then(|o| o.still_secure) {
-                    f(ops.opdata, ctx, c_int::from(est.initiated));
-                }
-                return false;
+            if let Some(f) = ops.get().and_then(|o| o.write_fingerprints) {
+                f(ops.opdata);
             }
-            Secured::New => {}
         }
         let c = &mut *ctx;
         c.sessionid = [0; 20];
@@ -612,23 +645,11 @@ unsafe fn go_encrypted(
         c.active_fingerprint = found;
         c.msgstate = ENCRYPTED;
         ops.update_context_list();
-        if added != 0 {
-            if let Some(f) = ops.get().and_then(|o| o.new_fingerprint) {
-                let c = &*ctx;
-                f(
-                    ops.opdata,
-                    us,
-                    c.accountname,
-                    c.protocol,
-                    c.username,
-                    fp.as_mut_ptr(),
-                );
+        if secured == Secured::StillSecure {
+            if let Some(f) = ops.get().and_then(|o| o.still_secure) {
+                f(ops.opdata, ctx, c_int::from(est.initiated));
             }
-            if let Some(f) = ops.get().and_then(|o| o.write_fingerprints) {
-                f(ops.opdata);
-            }
-        }
-        if let Some(f) = ops.get().and_then(|o| o.gone_secure) {
+        } else if let Some(f) = ops.get().and_then(|o| o.gone_secure) {
             f(ops.opdata, ctx);
         }
         true
@@ -643,18 +664,26 @@ unsafe fn go_encrypted(
 unsafe fn maybe_resend(ops: Ops, ctx: *mut ConnContext) {
     // SAFETY: per the contract.
     unsafe {
-        let p = &*(*ctx).context_priv;
+        // A message held before the session existed was kept by the
+        // context it was sent through, which in v3 is the master.
+        let holder = [ctx, (*ctx).m_context].into_iter().find(|&c| {
+            !c.is_null()
+                && (*(*c).context_priv).may_retransmit != 0
+                && session(c).last_message.is_some()
+        });
+        let Some(holder) = holder else { return };
+        let p = &mut *(*holder).context_priv;
         let may = p.may_retransmit;
-        if may == 0 || p.lastsent < now() - RESEND_INTERVAL {
+        p.may_retransmit = 0;
+        if p.lastsent < now() - RESEND_INTERVAL {
             return;
         }
-        let Some(last) = session(ctx).last_message.clone() else {
+        let Some(last) = session(holder).last_message.clone() else {
             return;
         };
         let resending = may == 1;
         let text: Vec<u8> = if resending {
-            let prefix = resent_prefix(ops, ctx);
-            let mut t = prefix;
+            let mut t = resent_prefix(ops, ctx);
             t.push(b' ');
             t.extend_from_slice(&last);
             t
@@ -679,7 +708,6 @@ unsafe fn maybe_resend(ops: Ops, ctx: *mut ConnContext) {
                 );
             }
         }
-        (*(*ctx).context_priv).may_retransmit = 0;
     }
 }
 
@@ -779,6 +807,11 @@ pub unsafe extern "C" fn otrl_message_sending(
         }
         if ctx.is_null() {
             return inval;
+        }
+        if let Some(tag) = otrl_instag_find(us, accountname, protocol).as_ref() {
+            if (*ctx).our_instance == 0 {
+                (*ctx).our_instance = tag.instag;
+            }
         }
         if let Some(c) = contextp.as_mut() {
             *c = ctx;
@@ -1018,44 +1051,49 @@ unsafe fn receive(
             return 0;
         }
         let raw = bytes(message).unwrap_or_default().to_vec();
-        let version = wire::message_version(&raw);
-        if version == 3 {
-            if let Ok((theirs, ours)) = wire::instance_tags(&raw) {
-                if ours != 0 && ours != (*master).our_instance {
-                    ops.msg_event(
-                        OtrlMessageEventValues::OTRL_MSGEVENT_RCVDMSG_FOR_OTHER_INSTANCE,
-                        master,
-                        None,
-                        0,
-                    );
+        // Our instance tag is needed (and made, through create_instag) only
+        // when this message starts or answers an AKE.
+        if matches!(
+            wire::message_type(&raw),
+            MessageType::Query | MessageType::TaggedPlaintext | MessageType::DhCommit
+        ) {
+            ensure_instag(ops, us, master);
+        }
+        let best = otrl_context_find(
+            us,
+            sender,
+            accountname,
+            protocol,
+            crate::instag::OTRL_INSTAG_BEST,
+            0,
+            null_mut(),
+            None,
+            null_mut(),
+        );
+        let mut child_added = 0;
+        // A v3 fragment names its instances in its own header: it is
+        // reassembled in that instance's child context.
+        if let otr_core::fragment::FragmentParse::Fragment(f) =
+            otr_core::fragment::parse_fragment(&raw)
+        {
+            if let (Some(theirs), Some(ours)) = (f.sender_instance, f.receiver_instance) {
+                if !for_us(ops, master, ours) {
                     return 1;
                 }
                 if theirs >= OTRL_MIN_VALID_INSTAG {
-                    let mut child_added = 0;
-                    let child = otrl_context_find(
+                    ctx = child_context(
                         us,
                         sender,
                         accountname,
                         protocol,
                         theirs,
-                        1,
                         &mut child_added,
                         add_appdata,
                         data,
-                    );
-                    if !child.is_null() {
-                        ctx = child;
-                        if child_added != 0 {
-                            ops.update_context_list();
-                        }
-                    }
-                } else {
-                    return 1;
+                    )
+                    .unwrap_or(ctx);
                 }
             }
-        }
-        if let Some(c) = contextp.as_mut() {
-            *c = ctx;
         }
         let our_instance = (*ctx).our_instance;
         let text = match session(ctx).fragments.accumulate(&raw, Some(our_instance)) {
@@ -1063,16 +1101,65 @@ unsafe fn receive(
             otr_core::fragment::Accumulate::Incomplete => return 1,
             otr_core::fragment::Accumulate::Complete(whole) => whole,
         };
-        let msgtype = wire::message_type(&text);
-        {
-            let c = &mut *ctx;
+        if policy & OTRL_POLICY_SEND_WHITESPACE_TAG != 0 {
+            // The answer to our OTR offer: any whole OTR message accepts
+            // it, plain text rejects an offer we made.
             use crate::context::OtrlOfferValues::*;
-            if msgtype != MessageType::NotOtr {
+            let c = &mut *ctx;
+            if wire::message_type(&text) != MessageType::NotOtr {
                 c.otr_offer = OFFER_ACCEPTED as c_uint;
             } else if c.otr_offer == OFFER_SENT as c_uint {
                 c.otr_offer = OFFER_REJECTED as c_uint;
             }
         }
+        // A whole v3 message goes to its sender's instance.
+        if ctx == master && wire::message_version(&text) == 3 {
+            let Ok((theirs, ours)) = wire::instance_tags(&text) else {
+                ops.msg_event(
+                    OtrlMessageEventValues::OTRL_MSGEVENT_RCVDMSG_MALFORMED,
+                    master,
+                    None,
+                    0,
+                );
+                if let Some(e) =
+                    ops.error_text(master, OtrlErrorCodeValues::OTRL_ERRCODE_MSG_MALFORMED)
+                {
+                    ops.inject(master, &e);
+                }
+                return 1;
+            };
+            if theirs < OTRL_MIN_VALID_INSTAG {
+                return 1;
+            }
+            ctx = child_context(
+                us,
+                sender,
+                accountname,
+                protocol,
+                theirs,
+                &mut child_added,
+                add_appdata,
+                data,
+            )
+            .unwrap_or(ctx);
+            if !for_us(ops, master, ours) {
+                return 1;
+            }
+            // Data from an instance we had never heard of cannot be ours to
+            // read: 4.1.1 drops it without a word.
+            if child_added != 0 && wire::message_type(&text) == MessageType::Data {
+                return 1;
+            }
+        }
+        // Only a whole message names its context to the caller, and only
+        // then does the application hear of a child made for it.
+        if let Some(c) = contextp.as_mut() {
+            *c = ctx;
+        }
+        if child_added != 0 {
+            ops.update_context_list();
+        }
+        let msgtype = wire::message_type(&text);
         let version = wire::message_version(&text);
         match msgtype {
             MessageType::Query => {
@@ -1132,14 +1219,20 @@ unsafe fn receive(
                         start_ake(ops, us, ctx, best as u16);
                     }
                 }
-                if (*ctx).msgstate != PLAINTEXT || policy & OTRL_POLICY_REQUIRE_ENCRYPTION != 0 {
+                // Plain text while any instance is private (or while policy
+                // requires encryption) is reported, not shown.
+                let best_state = best.as_ref().map_or(PLAINTEXT, |b| b.msgstate);
+                if best_state != PLAINTEXT || policy & OTRL_POLICY_REQUIRE_ENCRYPTION != 0 {
                     let shown = bytes(*newmessagep).map(<[u8]>::to_vec).unwrap_or(text);
+                    crate::ffi::free(*newmessagep);
+                    *newmessagep = null_mut();
                     ops.msg_event(
                         OtrlMessageEventValues::OTRL_MSGEVENT_RCVDMSG_UNENCRYPTED,
                         ctx,
                         Some(&shown),
                         0,
                     );
+                    return 1;
                 }
                 0
             }
@@ -1158,6 +1251,68 @@ unsafe fn receive(
 
 fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Whether a v3 message addressed to instance `ours` is for us; reports
+/// it (on the master) when it is for another instance of ours. Without a
+/// tag of our own, such a message is dropped silently, as 4.1.1 does.
+///
+/// # Safety
+/// `master` is live.
+unsafe fn for_us(ops: Ops, master: *mut ConnContext, ours: u32) -> bool {
+    // SAFETY: per the contract.
+    let mine = unsafe { (*master).our_instance };
+    if ours == 0 || ours == mine {
+        return true;
+    }
+    if mine != 0 {
+        ops.msg_event(
+            OtrlMessageEventValues::OTRL_MSGEVENT_RCVDMSG_FOR_OTHER_INSTANCE,
+            master,
+            None,
+            0,
+        );
+    }
+    false
+}
+
+/// The child context of instance `theirs`, made if missing; a new child
+/// speaks v3 (its instance came in a v3 message).
+///
+/// # Safety
+/// As [`otrl_context_find`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn child_context(
+    us: OtrlUserState,
+    sender: *const c_char,
+    accountname: *const c_char,
+    protocol: *const c_char,
+    theirs: otrl_instag_t,
+    added: &mut c_int,
+    add_appdata: AddAppData,
+    data: *mut c_void,
+) -> Option<*mut ConnContext> {
+    // SAFETY: per the contract.
+    unsafe {
+        let mut new = 0;
+        let child = otrl_context_find(
+            us,
+            sender,
+            accountname,
+            protocol,
+            theirs,
+            1,
+            &mut new,
+            add_appdata,
+            data,
+        );
+        let c = child.as_mut()?;
+        if new != 0 {
+            c.protocol_version = 3;
+            *added = 1;
+        }
+        Some(child)
+    }
 }
 
 /// One AKE message for `ctx` (a child when the peer's instance is known).
@@ -1207,6 +1362,10 @@ unsafe fn handle_ake(
                     .auth
                     .clone_for_instance((*ctx).our_instance, (*ctx).their_instance);
                 session(ctx).auth = copy;
+                // 4.1.1 takes the child out of ENCRYPTED here, without
+                // callbacks and without wiping its keys: the exchange then
+                // ends in gone_secure on this side.
+                (*ctx).msgstate = PLAINTEXT;
             }
         }
         let needs_key = matches!(msgtype, MessageType::DhKey | MessageType::RevealSig);
@@ -1244,12 +1403,14 @@ unsafe fn handle_ake(
             Ok(Outcome::Ignore) => sync_auth(ctx),
             Ok(Outcome::Send(_)) => send_or_error_auth(ops, us, ctx, 0),
             Ok(Outcome::Done { reply, established }) => {
+                // As in 4.1.1, the application hears of the new session
+                // before the reply that completes the peer's side goes out.
+                sync_auth(ctx);
+                let secured = go_encrypted(ops, us, ctx, &established);
                 if reply.is_some() {
                     send_or_error_auth(ops, us, ctx, 0);
-                } else {
-                    sync_auth(ctx);
                 }
-                if go_encrypted(ops, us, ctx, &established) {
+                if secured {
                     maybe_resend(ops, ctx);
                 }
             }
@@ -1306,17 +1467,14 @@ unsafe fn receive_data(
             if ignore_unreadable(wire::data_read_flags(text).ok()) {
                 return 1;
             }
+            // 4.1.1 reports this to the application only; no OTR Error goes
+            // back to the peer.
             ops.msg_event(
                 OtrlMessageEventValues::OTRL_MSGEVENT_RCVDMSG_NOT_IN_PRIVATE,
                 ctx,
                 None,
                 0,
             );
-            if let Some(e) =
-                ops.error_text(ctx, OtrlErrorCodeValues::OTRL_ERRCODE_MSG_NOT_IN_PRIVATE)
-            {
-                ops.inject(ctx, &e);
-            }
             return 1;
         }
         let got = match accept_data(ctx, text) {

@@ -150,6 +150,24 @@ impl Auth {
         self.their_dh.as_deref()
     }
 
+    /// Our D-H key pair in this exchange, until the exchange completes
+    /// (then it moves into [`Established`]).
+    pub fn our_dh(&self) -> Option<&DhKeyPair> {
+        self.our_dh.as_ref()
+    }
+
+    /// The AES key r that hides our g^x in a D-H Commit we sent (all zero
+    /// when we did not commit, and wiped once the exchange completes).
+    pub fn r(&self) -> &[u8; 16] {
+        &self.r
+    }
+
+    /// The keys derived from the shared secret, held between our Reveal
+    /// Signature and their Signature.
+    pub fn keys(&self) -> Option<&AkeKeys> {
+        self.keys.as_ref()
+    }
+
     fn header(&self, msg_type: u8) -> Header {
         if self.version == 3 {
             Header::v3(msg_type, self.our_instance, self.their_instance)

@@ -23,7 +23,6 @@ struct Session {
     keys: SessionKeys,
     send_ctr: [u8; 8],
     recv_ctr: [u8; 8],
-    send_mac_used: bool,
     recv_mac_used: bool,
 }
 
@@ -33,7 +32,6 @@ impl Session {
             keys: SessionKeys::compute(ours, their)?,
             send_ctr: [0; 8],
             recv_ctr: [0; 8],
-            send_mac_used: false,
             recv_mac_used: false,
         })
     }
@@ -100,6 +98,21 @@ impl DataSession {
             sessions: Default::default(),
             saved_mac_keys: Zeroizing::new(Vec::new()),
         }
+    }
+
+    /// Takes over what an earlier session of the conversation still owes:
+    /// the MAC keys waiting to be revealed, and its sessions with the
+    /// other side's previous key, whose receiving MAC keys are revealed at
+    /// the next rotation of their keys (as libotr does when a new AKE
+    /// replaces a session). Those sessions are never used to decrypt: the
+    /// new session has no previous key of theirs.
+    pub fn carry_over(&mut self, mut old: DataSession) {
+        for row in 0..2 {
+            self.sessions[row][1] = old.sessions[row][1].take();
+        }
+        let mut keys = core::mem::take(&mut old.saved_mac_keys);
+        keys.extend_from_slice(&self.saved_mac_keys);
+        self.saved_mac_keys = keys;
     }
 
     /// Whether a completed AKE only confirms this session (the same keys
@@ -181,7 +194,6 @@ impl DataSession {
             old_mac_keys,
         };
         msg.mac = hmac_sha1(&sess.keys.send_mac, &[&msg.authenticated_bytes()]);
-        sess.send_mac_used = true;
         let extra = Zeroizing::new(sess.keys.extra_key);
         Ok((msg.to_bytes(), extra))
     }
@@ -240,11 +252,10 @@ impl DataSession {
     fn reveal(&mut self, dropped: [(usize, usize); 2]) {
         for (i, j) in dropped {
             if let Some(s) = self.sessions[i][j].take() {
+                // Only receiving MAC keys are revealed: a forger would need
+                // the key we checked with, not the one we signed with.
                 if s.recv_mac_used {
                     self.saved_mac_keys.extend_from_slice(&s.keys.recv_mac);
-                }
-                if s.send_mac_used {
-                    self.saved_mac_keys.extend_from_slice(&s.keys.send_mac);
                 }
             }
         }

@@ -13,7 +13,8 @@ use crate::fragment::FragmentBuffer;
 pub enum Secured {
     /// We exchanged keys with ourselves (our own messages came back).
     Reflected,
-    /// The same session keys as before: a refresh, not a new session.
+    /// New keys for a conversation that was encrypted with the same peer
+    /// already: a refresh, not a new session.
     StillSecure,
     /// A new encrypted session.
     New,
@@ -39,9 +40,11 @@ impl Session {
         Self::default()
     }
 
-    /// Takes the result of a completed key exchange. `same_peer_encrypted`
-    /// tells whether the conversation is encrypted already with the same
-    /// fingerprint, in which case unchanged keys are only a refresh.
+    /// Takes the result of a completed key exchange: the new keys replace
+    /// the old session's (see [`DataSession::carry_over`] for what is kept
+    /// to reveal). `same_peer_encrypted` tells whether the conversation was
+    /// encrypted already with the same fingerprint, which makes this a
+    /// refresh rather than a new session, as libotr reports it.
     pub fn establish(
         &mut self,
         est: &Established,
@@ -52,11 +55,16 @@ impl Session {
         if est.their_dh == est.our_dh.public_bytes() {
             return Secured::Reflected;
         }
-        if same_peer_encrypted && self.data.as_ref().is_some_and(|d| d.is_refreshed_by(est)) {
-            return Secured::StillSecure;
+        let mut new = DataSession::from_ake(est, our_instance, their_instance);
+        if let Some(old) = self.data.take() {
+            new.carry_over(old);
         }
-        self.data = Some(DataSession::from_ake(est, our_instance, their_instance));
-        Secured::New
+        self.data = Some(new);
+        if same_peer_encrypted {
+            Secured::StillSecure
+        } else {
+            Secured::New
+        }
     }
 
     /// Forgets the encrypted session and any exchange in progress (the
