@@ -231,9 +231,9 @@ pub(crate) struct Ops {
 
 /// A NUL-terminated copy for handing to C.
 fn cstring(bytes: &[u8]) -> Vec<u8> {
-    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    let mut v = Vec::with_capacity(end + 1);
-    v.extend_from_slice(&bytes[..end]);
+    let text = wire::c_str(bytes);
+    let mut v = Vec::with_capacity(text.len() + 1);
+    v.extend_from_slice(text);
     v.push(0);
     v
 }
@@ -548,7 +548,7 @@ pub(crate) unsafe fn create_data(
             .data
             .as_mut()
             .ok_or(OtrError::libotr(code::INV_VALUE).value())?;
-        let text = &text[..text.iter().position(|&b| b == 0).unwrap_or(text.len())];
+        let text = wire::c_str(text);
         let (msg, key) = data
             .encrypt(text, &serialized, flags)
             .map_err(|e| e.value())?;

@@ -235,7 +235,7 @@ impl DataSession {
         if s == self.their_keyid {
             self.rotate_theirs(&msg.next_dh);
         }
-        let nul = body.iter().position(|&b| b == 0);
+        let nul = memchr::memchr(0, &body);
         let (text, tlvs) = match nul {
             Some(n) => (body[..n].to_vec(), body[n + 1..].to_vec()),
             None => (body.to_vec(), Vec::new()),

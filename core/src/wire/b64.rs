@@ -144,22 +144,19 @@ pub fn otr_encode(data: &[u8]) -> Vec<u8> {
 /// code, always [`OTR_DECODE_INVALID`] (-2) here: no prefix, or no dot after
 /// it (in those cases libotr leaves `*bufp` and `*lenp` untouched).
 pub fn otr_decode(msg: &[u8]) -> Result<Vec<u8>, i32> {
-    let msg = match msg.iter().position(|&b| b == 0) {
+    let msg = match memchr::memchr(0, msg) {
         Some(nul) => &msg[..nul],
         None => msg,
     };
     let start = find(msg, OTR_PREFIX).ok_or(OTR_DECODE_INVALID)? + OTR_PREFIX.len();
     let rest = &msg[start..];
-    let dot = rest
-        .iter()
-        .position(|&b| b == OTR_SUFFIX)
-        .ok_or(OTR_DECODE_INVALID)?;
+    let dot = memchr::memchr(OTR_SUFFIX, rest).ok_or(OTR_DECODE_INVALID)?;
     Ok(base64_decode(&rest[..dot]))
 }
 
 /// Position of the first occurrence of `needle` in `hay` (`strstr`).
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 /// Splits off everything from the first `=`, where libotr stops reading;
