@@ -21,7 +21,8 @@ PKG_CONFIG_PATH="$stage/lib/pkgconfig" gcc $cflags -I"$here/harness" "$src" -o "
   -Wl,-rpath,"$stage/lib" -lgcrypt 2> "$dir/src.build" ||
   fail "does not build against libotr-rs: $(head -5 "$dir/src.build")"
 
-LD_LIBRARY_PATH="$stage/lib" ldd "$dir/ref.exe" | grep -q "libotr.so.5 => $stage/lib/" ||
+LD_LIBRARY_PATH="$stage/lib" ldd "$dir/ref.exe" > "$dir/ldd.txt" 2>&1
+grep -q "libotr.so.5 => $stage/lib/" "$dir/ldd.txt" ||
   fail "LD_LIBRARY_PATH does not select libotr-rs"
 (cd "$dir/ref" && "$dir/ref.exe" "$dir/ref" > "$dir/ref.out" 2> "$dir/ref.err") ||
   fail "fails on Debian's libotr: $(tail -5 "$dir/ref.err")"

@@ -115,3 +115,187 @@ pub unsafe fn public_key_of(pubs: gcry_sexp_t) -> Option<otr_core::crypto::dsa::
     )
     .ok()
 }
+
+// ---------------------------------------------------------------------------
+// libotr-rs's own objects behind the `gcry_mpi_t`, `gcry_cipher_hd_t` and
+// `gcry_md_hd_t` slots of libotr's structs.
+//
+// Each object is boxed and starts with a per-type tag, so that a slot that
+// does not hold one of ours (NULL, or a pointer some application stored
+// there) is never taken for one: the accessors return None and the free
+// functions leave it alone. Secrets are wiped when an object is freed.
+
+use zeroize::Zeroizing;
+
+/// Tag of an [`Mpi`] ("otrmpi\0\x01").
+const MPI_TAG: u64 = 0x6f74_726d_7069_0001;
+/// Tag of a [`CipherKey`] ("otrciph\x01").
+const CIPHER_TAG: u64 = 0x6f74_7263_6970_6801;
+/// Tag of a [`MacKey`] ("otrmac\0\x01").
+const MAC_TAG: u64 = 0x6f74_726d_6163_0001;
+
+/// A non-negative number in a `gcry_mpi_t` slot: D-H private exponents and
+/// public values. `bytes` is big-endian; public values are kept minimal,
+/// private exponents at the width they were made with (40 bytes).
+#[repr(C)]
+pub struct Mpi {
+    tag: u64,
+    /// The number, big-endian, wiped on free.
+    pub bytes: Zeroizing<Vec<u8>>,
+}
+
+/// An AES-128 key in counter mode in a `gcry_cipher_hd_t` slot (the D-H
+/// session keys and the AKE's c and c' keys). Wiped on free.
+#[repr(C)]
+pub struct CipherKey {
+    tag: u64,
+    /// The AES-128 key.
+    pub key: Zeroizing<[u8; 16]>,
+}
+
+/// Which hash an HMAC key in a `gcry_md_hd_t` slot goes with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MacAlgo {
+    /// HMAC-SHA1: the MACs of data messages (`DH_sesskeys`).
+    Sha1,
+    /// HMAC-SHA256: the AKE's m1, m1', m2, m2'.
+    Sha256,
+}
+
+/// An HMAC key in a `gcry_md_hd_t` slot. Wiped on free.
+#[repr(C)]
+pub struct MacKey {
+    tag: u64,
+    /// The hash of the HMAC.
+    pub algo: MacAlgo,
+    /// The HMAC key.
+    pub key: Zeroizing<Vec<u8>>,
+}
+
+/// A new number object holding `bytes` (big-endian), for a `gcry_mpi_t`
+/// slot.
+pub fn mpi_new(bytes: &[u8]) -> gcry_mpi_t {
+    Box::into_raw(Box::new(Mpi {
+        tag: MPI_TAG,
+        bytes: Zeroizing::new(bytes.to_vec()),
+    }))
+    .cast()
+}
+
+/// The number object in a slot, or None for NULL or anything not made by
+/// [`mpi_new`].
+///
+/// # Safety
+/// `p` is NULL or points to at least 8 readable bytes; if it is one of ours
+/// it is alive for `'a` and not freed meanwhile.
+pub unsafe fn mpi_ref<'a>(p: gcry_mpi_t) -> Option<&'a Mpi> {
+    // SAFETY: per the contract the tag is readable; only a tagged object is
+    // taken for an Mpi.
+    unsafe {
+        if p.is_null() || p.cast::<u64>().read_unaligned() != MPI_TAG {
+            return None;
+        }
+        Some(&*p.cast::<Mpi>())
+    }
+}
+
+/// Frees a number object (wiping it); NULL and foreign pointers are left
+/// alone.
+///
+/// # Safety
+/// As [`mpi_ref`]; `p` is not used afterwards.
+pub unsafe fn mpi_free(p: gcry_mpi_t) {
+    // SAFETY: per the contract; a tagged pointer came from Box::into_raw.
+    unsafe {
+        if mpi_ref(p).is_some() {
+            drop(Box::from_raw(p.cast::<Mpi>()));
+        }
+    }
+}
+
+/// A copy of a number object (NULL for NULL or a foreign pointer).
+///
+/// # Safety
+/// As [`mpi_ref`].
+pub unsafe fn mpi_clone(p: gcry_mpi_t) -> gcry_mpi_t {
+    // SAFETY: per the contract.
+    match unsafe { mpi_ref(p) } {
+        Some(m) => mpi_new(&m.bytes),
+        None => core::ptr::null_mut(),
+    }
+}
+
+/// A new AES-128-CTR key object for a `gcry_cipher_hd_t` slot.
+pub fn cipher_new(key: &[u8; 16]) -> gcry_cipher_hd_t {
+    Box::into_raw(Box::new(CipherKey {
+        tag: CIPHER_TAG,
+        key: Zeroizing::new(*key),
+    }))
+    .cast()
+}
+
+/// The cipher key object in a slot, or None for NULL or a foreign pointer.
+///
+/// # Safety
+/// As [`mpi_ref`].
+pub unsafe fn cipher_ref<'a>(p: gcry_cipher_hd_t) -> Option<&'a CipherKey> {
+    // SAFETY: as in mpi_ref.
+    unsafe {
+        if p.is_null() || p.cast::<u64>().read_unaligned() != CIPHER_TAG {
+            return None;
+        }
+        Some(&*p.cast::<CipherKey>())
+    }
+}
+
+/// Frees a cipher key object (wiping it); NULL and foreign pointers are
+/// left alone.
+///
+/// # Safety
+/// As [`mpi_free`].
+pub unsafe fn cipher_free(p: gcry_cipher_hd_t) {
+    // SAFETY: per the contract; a tagged pointer came from Box::into_raw.
+    unsafe {
+        if cipher_ref(p).is_some() {
+            drop(Box::from_raw(p.cast::<CipherKey>()));
+        }
+    }
+}
+
+/// A new HMAC key object for a `gcry_md_hd_t` slot.
+pub fn mac_new(algo: MacAlgo, key: &[u8]) -> gcry_md_hd_t {
+    Box::into_raw(Box::new(MacKey {
+        tag: MAC_TAG,
+        algo,
+        key: Zeroizing::new(key.to_vec()),
+    }))
+    .cast()
+}
+
+/// The HMAC key object in a slot, or None for NULL or a foreign pointer.
+///
+/// # Safety
+/// As [`mpi_ref`].
+pub unsafe fn mac_ref<'a>(p: gcry_md_hd_t) -> Option<&'a MacKey> {
+    // SAFETY: as in mpi_ref.
+    unsafe {
+        if p.is_null() || p.cast::<u64>().read_unaligned() != MAC_TAG {
+            return None;
+        }
+        Some(&*p.cast::<MacKey>())
+    }
+}
+
+/// Frees an HMAC key object (wiping it); NULL and foreign pointers are
+/// left alone.
+///
+/// # Safety
+/// As [`mpi_free`].
+pub unsafe fn mac_free(p: gcry_md_hd_t) {
+    // SAFETY: per the contract; a tagged pointer came from Box::into_raw.
+    unsafe {
+        if mac_ref(p).is_some() {
+            drop(Box::from_raw(p.cast::<MacKey>()));
+        }
+    }
+}

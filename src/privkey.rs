@@ -2,6 +2,7 @@
 
 use core::ffi::{c_char, c_uchar, c_ushort, c_void};
 use core::ptr::null_mut;
+use std::os::unix::fs::OpenOptionsExt;
 
 use otr_core::crypto::dsa::{hash_to_human, DsaPrivateKey};
 use otr_core::error::{code, OtrError};
@@ -12,8 +13,8 @@ use crate::context::{
     ConnContext,
 };
 use crate::ffi::{
-    bytes, calloc, free, guard, malloc_copy, malloc_cstring, read_path, read_stream, replace_path,
-    write_stream,
+    bytes, calloc, free, guard, io_error, malloc_copy, malloc_cstring, path_of, read_path,
+    read_stream, replace_path, write_stream,
 };
 use crate::gcry::{error_from_errno, gcry_error_t, gcry_sexp_t};
 use crate::instag::OTRL_INSTAG_MASTER;
@@ -52,14 +53,16 @@ fn libotr_error(code: u16) -> gcry_error_t {
 /// `human` has room for 45 bytes; `hash` points to 20 bytes.
 #[no_mangle]
 pub unsafe extern "C" fn otrl_privkey_hash_to_human(human: *mut c_char, hash: *const c_uchar) {
-    if human.is_null() || hash.is_null() {
-        return;
-    }
-    // SAFETY: sizes per the contract.
-    unsafe {
-        let h: &[u8; 20] = &*hash.cast::<[u8; 20]>();
-        write_human(human, h);
-    }
+    guard((), || {
+        if human.is_null() || hash.is_null() {
+            return;
+        }
+        // SAFETY: sizes per the contract.
+        unsafe {
+            let h: &[u8; 20] = &*hash.cast::<[u8; 20]>();
+            write_human(human, h);
+        }
+    })
 }
 
 /// # Safety
@@ -348,13 +351,15 @@ unsafe fn cell<'a>(p: *const OtrlPrivKey) -> &'a KeyCell {
 /// `us` is NULL or a valid user state.
 #[no_mangle]
 pub unsafe extern "C" fn otrl_privkey_pending_forget_all(us: OtrlUserState) {
-    // SAFETY: per the contract.
-    unsafe {
-        let Some(u) = us.as_mut() else { return };
-        while !u.pending_root.is_null() {
-            pending_forget(u.pending_root);
+    guard((), || {
+        // SAFETY: per the contract.
+        unsafe {
+            let Some(u) = us.as_mut() else { return };
+            while !u.pending_root.is_null() {
+                pending_forget(u.pending_root);
+            }
         }
-    }
+    })
 }
 
 /// Unlinks and frees one pending entry.
@@ -515,21 +520,34 @@ unsafe fn finish_path(
     newkey: *mut c_void,
     name: &[u8],
 ) -> Result<gcry_error_t, gcry_error_t> {
+    open_for_writing(name)?;
     // SAFETY: per the contract.
     unsafe {
         let result = match finished_file(us, newkey) {
             Err(e) => e,
-            Ok(data) => {
-                replace_path(name, &data, true)?;
-                match us.as_mut() {
-                    Some(u) => load_keys(u, &data),
-                    None => libotr_error(code::INV_VALUE),
-                }
-            }
+            Ok(data) => match (replace_path(name, &data, true), us.as_mut()) {
+                (Err(e), _) => e,
+                (Ok(()), Some(u)) => load_keys(u, &data),
+                (Ok(()), None) => libotr_error(code::INV_VALUE),
+            },
         };
         otrl_privkey_generate_cancelled(us, newkey);
         Ok(result)
     }
+}
+
+/// Opens the key file for writing as 4.1.1 does before it writes (creating
+/// it with mode 0600 when missing), so that the same errors come first,
+/// but without truncating it: the contents are replaced later, atomically.
+fn open_for_writing(name: &[u8]) -> Result<(), gcry_error_t> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path_of(name))
+        .map(drop)
+        .map_err(|e| io_error(&e))
 }
 
 /// Finishes a generation onto an open stream (see
@@ -554,13 +572,17 @@ pub unsafe extern "C" fn otrl_privkey_generate_finish_FILEp(
             let result = match (us.as_mut(), privf.is_null(), finished_file(us, newkey)) {
                 (None, _, _) | (_, true, _) => libotr_error(code::INV_VALUE),
                 (_, _, Err(e)) => e,
-                (Some(u), false, Ok(data)) => match write_stream(privf, &data) {
-                    Err(e) => e,
-                    Ok(()) if libc::fseek(privf, 0, libc::SEEK_SET) != 0 => {
+                (Some(u), false, Ok(data)) => {
+                    let written = libc::fwrite(data.as_ptr().cast(), 1, data.len(), privf);
+                    if written != data.len()
+                        || libc::fflush(privf) != 0
+                        || libc::fseek(privf, 0, libc::SEEK_SET) != 0
+                    {
                         error_from_errno(errno())
+                    } else {
+                        read_keys_from(u, privf)
                     }
-                    Ok(()) => read_keys_from(u, privf),
-                },
+                }
             };
             otrl_privkey_generate_cancelled(us, newkey);
             result
@@ -643,8 +665,13 @@ pub unsafe extern "C" fn otrl_privkey_generate(
     accountname: *const c_char,
     protocol: *const c_char,
 ) -> gcry_error_t {
-    if filename.is_null() {
+    // SAFETY: filename is NULL or NUL-terminated per the contract.
+    let Some(name) = (unsafe { bytes(filename) }) else {
         return error_from_errno(libc::EFAULT);
+    };
+    // 4.1.1 opens the file first: its errors come before EEXIST.
+    if let Err(e) = guard(Err(libotr_error(code::GENERAL)), || open_for_writing(name)) {
+        return e;
     }
     let mut newkey = null_mut();
     // SAFETY: per the contract; newkey is ours until finished or cancelled.
@@ -654,7 +681,6 @@ pub unsafe extern "C" fn otrl_privkey_generate(
             return err;
         }
         otrl_privkey_generate_calculate(newkey);
-        let name = bytes(filename).unwrap_or_default();
         guard(libotr_error(code::GENERAL), || {
             finish_path(us, newkey, name).unwrap_or_else(|e| {
                 // The file was not written: end the generation here.
@@ -833,7 +859,12 @@ fn fingerprints_file(us: &s_OtrlUserState) -> Vec<u8> {
     out
 }
 
-/// Writes the fingerprints file at `filename` (replaced atomically).
+/// Writes the fingerprints file at `filename` (replaced atomically; a new
+/// file gets the mode `fopen` would give, an existing one keeps its mode):
+/// one line per fingerprint of each master context, in list order.
+///
+/// Unlike 4.1.1, which does not check its writes, a failed write is
+/// reported (`gcry_error_from_errno`, e.g. ENOSPC).
 ///
 /// # Safety
 /// `us` is NULL or valid; `filename` is NULL or NUL-terminated.
@@ -853,7 +884,9 @@ pub unsafe extern "C" fn otrl_privkey_write_fingerprints(
     })
 }
 
-/// Writes the fingerprints file to an open stream.
+/// Writes the fingerprints file to an open stream (see
+/// [`otrl_privkey_write_fingerprints`]); a NULL stream writes nothing and
+/// returns 0.
 ///
 /// # Safety
 /// `us` is NULL or valid; `storef` is NULL or writable.
@@ -887,21 +920,24 @@ pub unsafe extern "C" fn otrl_privkey_find(
     accountname: *const c_char,
     protocol: *const c_char,
 ) -> *mut OtrlPrivKey {
-    // SAFETY: per the contract.
-    unsafe {
-        let (Some(u), Some(acct), Some(proto)) = (us.as_ref(), bytes(accountname), bytes(protocol))
-        else {
-            return null_mut();
-        };
-        let mut cur = u.privkey_root;
-        while let Some(k) = cur.as_ref() {
-            if bytes(k.accountname) == Some(acct) && bytes(k.protocol) == Some(proto) {
-                return cur;
+    guard(null_mut(), || {
+        // SAFETY: per the contract.
+        unsafe {
+            let (Some(u), Some(acct), Some(proto)) =
+                (us.as_ref(), bytes(accountname), bytes(protocol))
+            else {
+                return null_mut();
+            };
+            let mut cur = u.privkey_root;
+            while let Some(k) = cur.as_ref() {
+                if bytes(k.accountname) == Some(acct) && bytes(k.protocol) == Some(proto) {
+                    return cur;
+                }
+                cur = k.next;
             }
-            cur = k.next;
         }
-    }
-    null_mut()
+        null_mut()
+    })
 }
 
 /// Forgets one private key (the key file is not touched).
@@ -910,17 +946,19 @@ pub unsafe extern "C" fn otrl_privkey_find(
 /// `privkey` is NULL or a key of a user state, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn otrl_privkey_forget(privkey: *mut OtrlPrivKey) {
-    // SAFETY: per the contract.
-    unsafe {
-        let Some(k) = privkey.as_mut() else { return };
-        if !k.tous.is_null() {
-            *k.tous = k.next;
+    guard((), || {
+        // SAFETY: per the contract.
+        unsafe {
+            let Some(k) = privkey.as_mut() else { return };
+            if !k.tous.is_null() {
+                *k.tous = k.next;
+            }
+            if let Some(next) = k.next.as_mut() {
+                next.tous = k.tous;
+            }
+            free_cell(privkey);
         }
-        if let Some(next) = k.next.as_mut() {
-            next.tous = k.tous;
-        }
-        free_cell(privkey);
-    }
+    })
 }
 
 /// Forgets every private key of the user state.
@@ -929,13 +967,15 @@ pub unsafe extern "C" fn otrl_privkey_forget(privkey: *mut OtrlPrivKey) {
 /// `us` is NULL or a valid user state.
 #[no_mangle]
 pub unsafe extern "C" fn otrl_privkey_forget_all(us: OtrlUserState) {
-    // SAFETY: per the contract.
-    unsafe {
-        let Some(u) = us.as_mut() else { return };
-        while !u.privkey_root.is_null() {
-            otrl_privkey_forget(u.privkey_root);
+    guard((), || {
+        // SAFETY: per the contract.
+        unsafe {
+            let Some(u) = us.as_mut() else { return };
+            while !u.privkey_root.is_null() {
+                otrl_privkey_forget(u.privkey_root);
+            }
         }
-    }
+    })
 }
 
 /// Signs `data` (read as a big-endian number, reduced mod q, as 4.1.1
@@ -1036,6 +1076,17 @@ pub unsafe extern "C" fn otrl_privkey_verify(
             Err(e) => e.value(),
         }
     })
+}
+
+/// The signing key behind a key of a user state, for the AKE.
+///
+/// # Safety
+/// `p` is a live key of a user state.
+pub(crate) unsafe fn signing_key(
+    p: *const OtrlPrivKey,
+) -> Result<otr_core::crypto::dsa::DsaPrivateKey, gcry_error_t> {
+    // SAFETY: per the contract.
+    unsafe { cell(p) }.stored.dsa().map_err(|e| e.value())
 }
 
 #[cfg(test)]
@@ -1229,25 +1280,40 @@ mod tests {
             let names: Vec<Vec<u8>> = key_names(us).into_iter().map(|(n, _)| n).collect();
             assert_eq!(names, [b"c".to_vec(), b"a".to_vec(), b"b".to_vec()]);
 
-            // otrl_privkey_generate leaves nothing pending when it fails.
+            // otrl_privkey_generate leaves nothing pending when it fails,
+            // and reports an unopenable file before a pending generation.
             assert_eq!(
                 otrl_privkey_generate(us, bad.as_ptr(), c"d".as_ptr(), c"p".as_ptr()),
                 0x0100_8051
             );
             assert_eq!(pending_count(us), 0);
+            assert_eq!(
+                otrl_privkey_generate_start(us, c"d".as_ptr(), c"p".as_ptr(), &mut k),
+                0
+            );
+            assert_eq!(
+                otrl_privkey_generate(us, bad.as_ptr(), c"d".as_ptr(), c"p".as_ptr()),
+                0x0100_8051
+            );
+            otrl_privkey_generate_cancelled(us, k);
+
+            // A file that opens but cannot be written ends the generation.
+            if std::path::Path::new("/dev/full").exists() {
+                assert_eq!(
+                    otrl_privkey_generate_start(us, c"e".as_ptr(), c"p".as_ptr(), &mut k),
+                    0
+                );
+                assert_eq!(otrl_privkey_generate_calculate(k), 0);
+                assert_eq!(
+                    otrl_privkey_generate_finish(us, k, c"/dev/full".as_ptr()),
+                    0x0100_805b
+                );
+                assert_eq!(pending_count(us), 0);
+                assert_eq!(key_names(us).len(), 3);
+            }
+            assert!(std::fs::read(dir.join("keys")).unwrap().len() > file.len());
             otrl_userstate_free(us);
         }
         let _ = std::fs::remove_dir_all(dir);
     }
-}
-
-/// The signing key behind a key of a user state, for the AKE.
-///
-/// # Safety
-/// `p` is a live key of a user state.
-pub(crate) unsafe fn signing_key(
-    p: *const OtrlPrivKey,
-) -> Result<otr_core::crypto::dsa::DsaPrivateKey, gcry_error_t> {
-    // SAFETY: per the contract.
-    unsafe { cell(p) }.stored.dsa().map_err(|e| e.value())
 }

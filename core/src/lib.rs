@@ -11,6 +11,7 @@ pub mod data;
 pub mod error;
 pub mod fragment;
 pub mod session;
+pub mod smp;
 pub mod store;
 pub mod tlv;
 pub mod wire;

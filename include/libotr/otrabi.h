@@ -571,6 +571,196 @@ extern "C" {
 #endif // __cplusplus
 
 /*
+ Initialises the AKE state of `context` (its `auth` field): state NONE,
+ no keys, no messages, and `auth.context` pointing back at `context`.
+ The engine's exchange of the context is reset too.
+
+ As in 4.1.1, nothing in the struct is read or freed first (what a live
+ exchange held leaks; call [`otrl_auth_clear`] for that) and
+ `session_id_half` is not set. A NULL `context` is ignored.
+
+ # Safety
+ `context` is NULL or a context made by this library (its `auth` may be
+ uninitialised).
+ */
+void otrl_auth_new(ConnContext *context);
+
+/*
+ Abandons any exchange in progress: frees the key pair, their public
+ value, the key handles, the commitment and the last message, zeroes the
+ rest and returns to NONE with protocol version 0. The context pointer,
+ the key pair's group id and `session_id_half` stay, as in 4.1.1.
+
+ # Safety
+ `auth` is NULL or the `auth` field of a context made by this library.
+ */
+void otrl_auth_clear(struct OtrlAuthInfo *auth);
+
+/*
+ Starts an AKE of protocol `version` (2 or 3): forgets any exchange in
+ progress, makes a fresh D-H key pair and leaves the D-H Commit message
+ to send in `auth->lastauthmsg` (state AWAITING_DHKEY, `initiated` 1).
+ `auth->protocol_version` and the context's `protocol_version` become
+ `version`; v3 messages carry the context's instance tags.
+
+ As in 4.1.1, another `version` is taken as given: its low byte goes
+ into the header, without instance tags. `GPG_ERR_INV_VALUE` for a NULL
+ `auth` or one without a context (4.1.1 crashes).
+
+ # Safety
+ `auth` is NULL or the `auth` field of a context made by this library.
+ */
+gcry_error_t otrl_auth_start_v23(struct OtrlAuthInfo *auth, int version);
+
+/*
+ Handles a D-H Commit message (`?OTR:` text) of protocol `version`.
+ Unless an error is returned, `auth->lastauthmsg` holds the message to
+ send: a D-H Key (a fresh key pair; state AWAITING_REVEALSIG), or in
+ AWAITING_REVEALSIG the same D-H Key again (their new commitment is
+ kept). `auth->protocol_version` and the context's become `version` once
+ the text decodes. `GPG_ERR_INV_VALUE` for a malformed message.
+
+ Difference from 4.1.1: in AWAITING_DHKEY (both sides committed), the
+ side whose hash of g^x is larger keeps its commitment and resends its D-H
+ Commit, as the OTR specification says; 4.1.1 always gives up its own,
+ which stalls the exchange when both sides do so.
+
+ # Safety
+ `auth` is NULL or the `auth` field of a context made by this library;
+ `commitmsg` is NULL or a NUL-terminated string.
+ */
+gcry_error_t otrl_auth_handle_commit(struct OtrlAuthInfo *auth, const char *commitmsg, int version);
+
+/*
+ Handles a D-H Key message, signing with `privkey`. In AWAITING_DHKEY it
+ stores their public value, computes the AKE keys (session id, key
+ handles) and leaves a Reveal Signature in `auth->lastauthmsg` with
+ `*havemsgp` 1 (state AWAITING_SIG). In AWAITING_SIG the same D-H Key
+ again gets the same Reveal Signature (`*havemsgp` 1). Otherwise, or for
+ a message whose version is not `auth->protocol_version`, it is ignored
+ (`*havemsgp` 0, result 0).
+
+ Errors: `GPG_ERR_INV_VALUE` for a malformed message, for a public value
+ outside 2..p-2 (which stays in `their_pub`, as in 4.1.1) and for a NULL
+ `auth`, context or `privkey`; the key's error when it cannot sign.
+
+ # Safety
+ `auth` is NULL or the `auth` field of a context made by this library;
+ `keymsg` is NULL or a NUL-terminated string; `havemsgp` is NULL or
+ writable; `privkey` is NULL or a key of a user state.
+ */
+gcry_error_t otrl_auth_handle_key(struct OtrlAuthInfo *auth, const char *keymsg, int *havemsgp, OtrlPrivKey *privkey);
+
+/*
+ Handles a Reveal Signature message, signing our answer with `privkey`.
+ In AWAITING_REVEALSIG it keeps the revealed r in `auth->r`, opens their
+ g^x (ignoring the message, result 0, when it does not match the
+ commitment), computes the AKE keys, checks their signature and leaves a
+ Signature message in `auth->lastauthmsg` with `*havemsgp` 1. Then
+ `auth_succeeded(auth, asdata)` is called (unless NULL) with their
+ public value, our key pair, the session id (second half bold), their
+ fingerprint and key id filled in, and afterwards the state is NONE and
+ `our_keyid` 0, as in 4.1.1. A non-zero result of the callback is
+ returned. In any other state the message is ignored (result 0).
+
+ Errors: `GPG_ERR_INV_VALUE` for a malformed message, a bad MAC or
+ encrypted part, a bad public value, or a NULL `auth`, context or
+ `privkey`; the libgcrypt-coded `GPG_ERR_BAD_SIGNATURE` for a signature
+ that does not verify.
+
+ # Safety
+ As [`otrl_auth_handle_key`]; `auth_succeeded` is NULL or a function
+ taking `asdata`.
+ */
+gcry_error_t otrl_auth_handle_revealsig(struct OtrlAuthInfo *auth, const char *revealmsg, int *havemsgp, OtrlPrivKey *privkey, gcry_error_t (*auth_succeeded)(const struct OtrlAuthInfo*, void*), void *asdata);
+
+/*
+ Handles a Signature message. In AWAITING_SIG it checks their signature,
+ fills in their fingerprint and key id (the session id, from the D-H
+ Key step, gets the first half bold) and calls `auth_succeeded(auth,
+ asdata)` (unless NULL); afterwards the state is NONE, `our_keyid` 0 and
+ `lastauthmsg` NULL, as in 4.1.1. A non-zero result of the callback is
+ returned. `*havemsgp` is always 0: nothing is left to send. In any
+ other state the message is ignored (result 0).
+
+ Errors: `GPG_ERR_INV_VALUE` for a malformed message, a bad MAC or
+ encrypted part, or a NULL `auth` or context; the libgcrypt-coded
+ `GPG_ERR_BAD_SIGNATURE` for a signature that does not verify.
+
+ # Safety
+ `auth` is NULL or the `auth` field of a context made by this library;
+ `sigmsg` is NULL or a NUL-terminated string; `havemsgp` is NULL or
+ writable; `auth_succeeded` is NULL or a function taking `asdata`.
+ */
+gcry_error_t otrl_auth_handle_signature(struct OtrlAuthInfo *auth, const char *sigmsg, int *havemsgp, gcry_error_t (*auth_succeeded)(const struct OtrlAuthInfo*, void*), void *asdata);
+
+/*
+ Hands a master context's D-H Commit in flight to one of its instances
+ (`auth`), which received the D-H Key answering it. Only when `m_auth`
+ is in AWAITING_DHKEY or AWAITING_SIG: `auth` gets copies of the key
+ pair and key id, r, the encrypted and hashed g^x and `initiated`, and
+ goes to AWAITING_DHKEY; its other fields (protocol version, last
+ message, ...) stay, as in 4.1.1. The engine's exchange of the instance's
+ context follows.
+
+ Difference from 4.1.1: `encgx_len` is copied too (4.1.1 leaves the
+ instance's old length next to the copied buffer), and the instance's
+ old key pair and buffer are freed rather than leaked.
+
+ # Safety
+ `m_auth` and `auth` are NULL or `auth` fields of contexts made by this
+ library.
+ */
+void otrl_auth_copy_on_key(struct OtrlAuthInfo *m_auth, struct OtrlAuthInfo *auth);
+
+/*
+ Starts an OTR v1 key exchange: forgets any exchange in progress, takes
+ a copy of `our_dh` with `our_keyid` (or, when `our_dh` is NULL, a fresh
+ key pair with key id 1) and leaves the Key Exchange message, signed with
+ `privkey`, in `auth->lastauthmsg`. The state becomes V1_SETUP,
+ `initiated` 1 and `auth->protocol_version` 1 (the context's protocol
+ version is not touched, as in 4.1.1).
+
+ OTR v1 lives in the C struct only: the engine's exchange of the context
+ is reset, and libotr-rs's message layer, like 4.1.1's, never starts or
+ answers v1. `GPG_ERR_INV_VALUE` for a NULL `auth` or `privkey` (4.1.1
+ crashes), or a given key pair without numbers.
+
+ # Safety
+ `auth` is NULL or the `auth` field of a context made by this library;
+ `our_dh` is NULL or a key pair holding NULL or this library's objects;
+ `privkey` is NULL or a key of a user state.
+ */
+gcry_error_t otrl_auth_start_v1(struct OtrlAuthInfo *auth, struct DH_keypair *our_dh, unsigned int our_keyid, OtrlPrivKey *privkey);
+
+/*
+ Handles an OTR v1 Key Exchange message. Its signature is checked first
+ (nothing changes when it fails). A first message (not a reply) is
+ answered: outside V1_SETUP the exchange starts afresh with a copy of
+ `our_dh` and `our_keyid` (or a fresh key pair, key id 1), in V1_SETUP
+ our own key pair is kept; the reply, signed with `privkey`, is left in
+ `auth->lastauthmsg` with `*havemsgp` 1. A reply completes the exchange
+ in V1_SETUP and is ignored elsewhere. On completion their public value,
+ key id and fingerprint, protocol version 1 and the 20-byte v1 session
+ id (with its bold half) are filled in and `auth_succeeded(auth,
+ asdata)` is called (unless NULL); afterwards the state is NONE and
+ `our_keyid` 0, as in 4.1.1. A non-zero result of the callback is
+ returned.
+
+ Errors: `GPG_ERR_INV_VALUE` for a malformed message, a D-H value outside
+ 2..p-2, or a NULL `auth` (or `privkey` when a reply is due); the
+ libgcrypt-coded `GPG_ERR_BAD_SIGNATURE` for a bad signature.
+
+ # Safety
+ `auth` is NULL or the `auth` field of a context made by this library;
+ `keyexchmsg` is NULL or a NUL-terminated string; `havemsgp` is NULL or
+ writable; `privkey` is NULL or a key of a user state; `our_dh` is NULL
+ or a key pair holding NULL or this library's objects; `auth_succeeded`
+ is NULL or a function taking `asdata`.
+ */
+gcry_error_t otrl_auth_handle_v1_key_exchange(struct OtrlAuthInfo *auth, const char *keyexchmsg, int *havemsgp, OtrlPrivKey *privkey, struct DH_keypair *our_dh, unsigned int our_keyid, gcry_error_t (*auth_succeeded)(const struct OtrlAuthInfo*, void*), void *asdata);
+
+/*
  Base64-encodes `datalen` bytes into `base64data` (no NUL is written) and
  returns the number of characters written: `4 * ceil(datalen / 3)`.
 
@@ -748,6 +938,160 @@ ConnContextPriv *otrl_context_priv_new(void);
  (`otrl_context_priv_new`, or a context's `context_priv`).
  */
 void otrl_context_priv_force_finished(ConnContextPriv *context_priv);
+
+/*
+ Prepares the D-H module. The group is a compile-time constant in
+ libotr-rs, so there is nothing to set up; kept for 4.1.1's callers.
+ */
+void otrl_dh_init(void);
+
+/*
+ Initialises a key pair: group id 0 and no numbers.
+
+ The memory may be uninitialised: nothing in it is read or freed (so a
+ pair that held numbers leaks them, as in 4.1.1; use
+ [`otrl_dh_keypair_free`] first).
+
+ # Safety
+ `kp` is NULL or points to writable memory for a `DH_keypair`.
+ */
+void otrl_dh_keypair_init(struct DH_keypair *kp);
+
+/*
+ Copies a key pair: `dst` gets `src`'s group id and copies of its
+ numbers (NULL where `src` has none).
+
+ As in 4.1.1, what `dst` held before is overwritten, not freed: `dst` may
+ be uninitialised memory. NULL pointers are ignored (4.1.1 crashes).
+
+ # Safety
+ `dst` is NULL or writable; `src` is NULL or a key pair whose slots hold
+ NULL or libotr-rs numbers.
+ */
+void otrl_dh_keypair_copy(struct DH_keypair *dst, const struct DH_keypair *src);
+
+/*
+ Frees the numbers of a key pair (wiping the private exponent) and sets
+ them to NULL; the pair itself stays, and so does its group id, as in
+ 4.1.1.
+
+ # Safety
+ `kp` is NULL or a key pair whose slots hold NULL or libotr-rs numbers.
+ */
+void otrl_dh_keypair_free(struct DH_keypair *kp);
+
+/*
+ Generates a fresh D-H key pair in group `groupid`, which must be
+ `DH1536_GROUP_ID` (5): a 40-byte random private exponent x and 2^x mod
+ p. Any other group gives `GPG_ERR_INV_VALUE` and leaves `kp` untouched,
+ as does a NULL `kp`.
+
+ As in 4.1.1, numbers `kp` held before are overwritten, not freed.
+
+ # Safety
+ `kp` is NULL or points to writable memory for a `DH_keypair`.
+ */
+gcry_error_t otrl_dh_gen_keypair(unsigned int groupid, struct DH_keypair *kp);
+
+/*
+ Derives the session keys of our key pair `kp` with their public value
+ `y`: AES-128 keys for each direction (as cipher handles), their SHA-1
+ MAC keys (in `sendmackey`/`rcvmackey` and as HMAC-SHA1 handles) and the
+ 32-byte extra symmetric key. Counters start at zero. The side whose
+ public value is larger sends with the keys of label 0x01.
+
+ `sess` is blanked first (its handles set to NULL, not freed: it may be
+ uninitialised). A `kp` without group 5 and a private exponent gives
+ `GPG_ERR_INV_VALUE`.
+
+ Difference from 4.1.1: a `y` outside 2..p-2 is refused with
+ `GPG_ERR_INV_VALUE` (4.1.1 derives keys from it anyway; for 0, 1 and
+ p-1 the shared secret is public). NULL pointers give
+ `GPG_ERR_INV_VALUE` rather than a crash.
+
+ # Safety
+ `sess` is NULL or writable memory for a `DH_sesskeys`; `kp` is NULL or a
+ key pair and `y` NULL or a number, holding libotr-rs objects.
+ */
+gcry_error_t otrl_dh_session(struct DH_sesskeys *sess, const struct DH_keypair *kp, gcry_mpi_t y);
+
+/*
+ Computes the AKE's keys from our key pair and their public value: the
+ 8-byte secure session id (into `sessionid`, length 8 into
+ `*sessionidlenp`), c and c' as AES-128-CTR cipher handles, and m1, m1',
+ m2, m2' as HMAC-SHA256 handles.
+
+ The six handle out-pointers are set to NULL first (without freeing what
+ they held, as in 4.1.1). A key pair not of group 5, or a `their_pub`
+ outside 2..p-2, gives `GPG_ERR_INV_VALUE` and leaves the session id and
+ its length untouched. NULL pointers give `GPG_ERR_INV_VALUE` (4.1.1
+ crashes).
+
+ # Safety
+ `our_dh` is NULL or a key pair and `their_pub` NULL or a number holding
+ libotr-rs objects; `sessionid` is NULL or has room for 8 bytes; the
+ other out-pointers are NULL or writable.
+ */
+gcry_error_t otrl_dh_compute_v2_auth_keys(const struct DH_keypair *our_dh, gcry_mpi_t their_pub, unsigned char *sessionid, size_t *sessionidlenp, gcry_cipher_hd_t *enc_c, gcry_cipher_hd_t *enc_cp, gcry_md_hd_t *mac_m1, gcry_md_hd_t *mac_m1p, gcry_md_hd_t *mac_m2, gcry_md_hd_t *mac_m2p);
+
+/*
+ The OTR v1 secure session id of our key pair and their public value:
+ SHA-1 of 0x00 followed by the shared secret as an MPI (20 bytes into
+ `sessionid`, 20 into `*sessionidlenp`), and which half the user
+ interface shows in bold: the second when our public value is the
+ larger, else the first.
+
+ A key pair not of group 5, or a `their_pub` outside 2..p-2, gives
+ `GPG_ERR_INV_VALUE` and writes nothing. NULL pointers give
+ `GPG_ERR_INV_VALUE` (4.1.1 crashes).
+
+ # Safety
+ `our_dh` is NULL or a key pair and `their_pub` NULL or a number holding
+ libotr-rs objects; `sessionid` is NULL or has room for 20 bytes;
+ `sessionidlenp` and `halfp` are NULL or writable.
+ */
+gcry_error_t otrl_dh_compute_v1_session_id(const struct DH_keypair *our_dh, gcry_mpi_t their_pub, unsigned char *sessionid, size_t *sessionidlenp, OtrlSessionIdHalf *halfp);
+
+/*
+ Frees the handles of session keys and wipes everything in them:
+ counters, MAC keys, the extra key, the used flags.
+
+ # Safety
+ `sess` is NULL or session keys whose handles are NULL or libotr-rs
+ objects.
+ */
+void otrl_dh_session_free(struct DH_sesskeys *sess);
+
+/*
+ Zeroes session keys (counters, MAC keys, extra key, used flags) and
+ sets their handles to NULL without freeing them: for fresh memory, as
+ in 4.1.1. Use [`otrl_dh_session_free`] on keys in use.
+
+ # Safety
+ `sess` is NULL or writable memory for a `DH_sesskeys`.
+ */
+void otrl_dh_session_blank(struct DH_sesskeys *sess);
+
+/*
+ Increments the top half of a 16-byte counter block: its first 8 bytes
+ as a big-endian number, wrapping from all-ones to zero. The lower 8
+ bytes are untouched.
+
+ # Safety
+ `ctr` is NULL or points to at least 8 writable bytes.
+ */
+void otrl_dh_incctr(unsigned char *ctr);
+
+/*
+ Compares two 8-byte counters as big-endian numbers: 0 when equal,
+ otherwise the difference of the first differing bytes (negative when
+ `ctr1` is the smaller), as 4.1.1 returns.
+
+ # Safety
+ `ctr1` and `ctr2` point to at least 8 readable bytes each (NULL compares
+ as 0).
+ */
+int otrl_dh_cmpctr(const unsigned char *ctr1, const unsigned char *ctr2);
 
 /*
  Unlinks and frees one instance tag.
@@ -1118,7 +1462,12 @@ gcry_error_t otrl_privkey_read_fingerprints(OtrlUserState us, const char *filena
 gcry_error_t otrl_privkey_read_fingerprints_FILEp(OtrlUserState us, FILE *storef, AddAppData add_app_data, void *data);
 
 /*
- Writes the fingerprints file at `filename` (replaced atomically).
+ Writes the fingerprints file at `filename` (replaced atomically; a new
+ file gets the mode `fopen` would give, an existing one keeps its mode):
+ one line per fingerprint of each master context, in list order.
+
+ Unlike 4.1.1, which does not check its writes, a failed write is
+ reported (`gcry_error_from_errno`, e.g. ENOSPC).
 
  # Safety
  `us` is NULL or valid; `filename` is NULL or NUL-terminated.
@@ -1126,7 +1475,9 @@ gcry_error_t otrl_privkey_read_fingerprints_FILEp(OtrlUserState us, FILE *storef
 gcry_error_t otrl_privkey_write_fingerprints(OtrlUserState us, const char *filename);
 
 /*
- Writes the fingerprints file to an open stream.
+ Writes the fingerprints file to an open stream (see
+ [`otrl_privkey_write_fingerprints`]); a NULL stream writes nothing and
+ returns 0.
 
  # Safety
  `us` is NULL or valid; `storef` is NULL or writable.
