@@ -1509,6 +1509,7 @@ unsafe fn receive_data(
         if !otrl_tlv_find(tlvs, OTRL_TLV_DISCONNECTED).is_null() {
             otrl_context_force_finished(ctx);
         }
+        handle_smp_tlvs(ops, us, ctx, tlvs);
         let symkey = otrl_tlv_find(tlvs, OTRL_TLV_SYMKEY);
         if let (Some(tlv), Some(f)) = (symkey.as_ref(), ops.get().and_then(|o| o.received_symkey)) {
             if tlv.len >= 4 {
@@ -1776,4 +1777,449 @@ pub unsafe extern "C" fn otrl_message_poll(
             u.timer_running = 0;
         }
     })
+}
+
+/// Sends one SMP TLV in an otherwise empty data message (flagged
+/// IGNORE_UNREADABLE, as every protocol-only message is).
+///
+/// # Safety
+/// `ctx` is live.
+unsafe fn send_smp_tlv(
+    ops: Ops,
+    ctx: *mut ConnContext,
+    tlv_type: c_ushort,
+    payload: &[u8],
+) -> bool {
+    // SAFETY: per the contract.
+    unsafe {
+        let Ok(len) = c_ushort::try_from(payload.len()) else {
+            return false;
+        };
+        let tlv = crate::tlv::otrl_tlv_new(tlv_type, len, payload.as_ptr());
+        let sent = match create_data(ctx, b"", tlv, OTRL_MSGFLAGS_IGNORE_UNREADABLE as u8) {
+            Ok((msg, _)) => {
+                fragment_and_send(
+                    ops,
+                    ctx,
+                    &msg,
+                    OtrlFragmentPolicyValues::OTRL_FRAGMENT_SEND_ALL as c_uint,
+                    null_mut(),
+                );
+                true
+            }
+            Err(_) => false,
+        };
+        otrl_tlv_free(tlv);
+        sent
+    }
+}
+
+/// Copies the engine's SMP progress into the C-visible `smstate`; a
+/// running SMP shows a non-NULL `secret`, as in 4.1.1.
+///
+/// # Safety
+/// `ctx` is live.
+unsafe fn sync_smp(ctx: *mut ConnContext) {
+    // SAFETY: per the contract.
+    unsafe {
+        let Some(sm) = (*ctx).smstate.as_mut() else {
+            return;
+        };
+        let s = &session(ctx).smp;
+        sm.received_question = c_int::from(s.received_question());
+        sm.sm_prog_state = s.progress().to_libotr();
+        if sm.secret.is_null() {
+            sm.secret = crate::gcry::mpi_new(&[1]);
+        }
+    }
+}
+
+/// The combined secret of an SMP run: both fingerprints (initiator's
+/// first), the session id and the user's secret, hashed.
+///
+/// # Safety
+/// `us` and `ctx` are live and `ctx` is encrypted.
+unsafe fn smp_secret(
+    us: OtrlUserState,
+    ctx: *mut ConnContext,
+    secret: &[u8],
+    initiating: bool,
+) -> Option<[u8; 32]> {
+    // SAFETY: per the contract.
+    unsafe {
+        let c = &*ctx;
+        let mut ours = [0u8; 20];
+        if crate::privkey::otrl_privkey_fingerprint_raw(
+            us,
+            ours.as_mut_ptr(),
+            c.accountname,
+            c.protocol,
+        )
+        .is_null()
+        {
+            return None;
+        }
+        let fp = c.active_fingerprint.as_ref()?;
+        let theirs: [u8; 20] = core::slice::from_raw_parts(fp.fingerprint, 20)
+            .try_into()
+            .ok()?;
+        let ssid = &c.sessionid[..c.sessionid_len.min(20)];
+        Some(if initiating {
+            otr_core::smp::smp_secret(&ours, &theirs, ssid, secret)
+        } else {
+            otr_core::smp::smp_secret(&theirs, &ours, ssid, secret)
+        })
+    }
+}
+
+/// Starts (`initiating`) or answers an SMP run with the user's secret.
+///
+/// # Safety
+/// As the SMP exports.
+unsafe fn init_respond_smp(
+    ops: Ops,
+    us: OtrlUserState,
+    ctx: *mut ConnContext,
+    question: Option<&[u8]>,
+    secret: &[u8],
+    initiating: bool,
+) {
+    use crate::sm::NextExpectedSMPValues::*;
+    // SAFETY: per the contract.
+    unsafe {
+        if ctx.is_null() || (*ctx).msgstate != ENCRYPTED {
+            return;
+        }
+        let Some(combined) = smp_secret(us, ctx, secret, initiating) else {
+            return;
+        };
+        let smp = &mut session(ctx).smp;
+        let payload = if initiating {
+            smp.step1(&combined)
+        } else {
+            match smp.step2b(&combined) {
+                Ok(p) => p,
+                Err(_) => return,
+            }
+        };
+        sync_smp(ctx);
+        let (tlv_type, body) = match (initiating, question) {
+            (true, Some(q)) => {
+                let mut b = wire::c_str(q).to_vec();
+                b.push(0);
+                b.extend_from_slice(&payload);
+                (crate::tlv::OTRL_TLV_SMP1Q, b)
+            }
+            (true, None) => (crate::tlv::OTRL_TLV_SMP1, payload),
+            (false, _) => (crate::tlv::OTRL_TLV_SMP2, payload),
+        };
+        if send_smp_tlv(ops, ctx, tlv_type, &body) {
+            if let Some(sm) = (*ctx).smstate.as_mut() {
+                sm.nextExpected = if initiating {
+                    OTRL_SMP_EXPECT2
+                } else {
+                    OTRL_SMP_EXPECT3
+                } as c_uint;
+            }
+        }
+    }
+}
+
+/// Starts the Socialist Millionaires' Protocol with the user's secret, to
+/// confirm the correspondent's key without comparing fingerprints.
+///
+/// # Safety
+/// `us` is a valid user state; `ops` is NULL or a callback table; `context`
+/// is NULL or live; `secret` is readable for `secretlen` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_message_initiate_smp(
+    us: OtrlUserState,
+    ops: *const OtrlMessageAppOps,
+    opdata: *mut c_void,
+    context: *mut ConnContext,
+    secret: *const c_uchar,
+    secretlen: usize,
+) {
+    // SAFETY: per the contract.
+    unsafe {
+        otrl_message_initiate_smp_q(
+            us,
+            ops,
+            opdata,
+            context,
+            core::ptr::null(),
+            secret,
+            secretlen,
+        )
+    }
+}
+
+/// [`otrl_message_initiate_smp`] with a question the peer answers with the
+/// secret (NULL for none).
+///
+/// # Safety
+/// As [`otrl_message_initiate_smp`]; `question` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_message_initiate_smp_q(
+    us: OtrlUserState,
+    ops: *const OtrlMessageAppOps,
+    opdata: *mut c_void,
+    context: *mut ConnContext,
+    question: *const c_char,
+    secret: *const c_uchar,
+    secretlen: usize,
+) {
+    guard((), || unsafe {
+        // SAFETY: per the contract.
+        if secret.is_null() && secretlen != 0 {
+            return;
+        }
+        let s = if secretlen == 0 {
+            &[][..]
+        } else {
+            core::slice::from_raw_parts(secret, secretlen)
+        };
+        init_respond_smp(Ops { ops, opdata }, us, context, bytes(question), s, true);
+    })
+}
+
+/// Answers the peer's SMP request with the user's secret.
+///
+/// # Safety
+/// As [`otrl_message_initiate_smp`].
+#[no_mangle]
+pub unsafe extern "C" fn otrl_message_respond_smp(
+    us: OtrlUserState,
+    ops: *const OtrlMessageAppOps,
+    opdata: *mut c_void,
+    context: *mut ConnContext,
+    secret: *const c_uchar,
+    secretlen: usize,
+) {
+    guard((), || unsafe {
+        // SAFETY: per the contract.
+        if secret.is_null() && secretlen != 0 {
+            return;
+        }
+        let s = if secretlen == 0 {
+            &[][..]
+        } else {
+            core::slice::from_raw_parts(secret, secretlen)
+        };
+        init_respond_smp(Ops { ops, opdata }, us, context, None, s, false);
+    })
+}
+
+/// Abandons the SMP run: resets the state and tells the peer. Safe to call
+/// from inside `handle_smp_event`.
+///
+/// # Safety
+/// `us` is a valid user state; `ops` is NULL or a callback table; `context`
+/// is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn otrl_message_abort_smp(
+    us: OtrlUserState,
+    ops: *const OtrlMessageAppOps,
+    opdata: *mut c_void,
+    context: *mut ConnContext,
+) {
+    let _ = us;
+    guard((), || unsafe {
+        // SAFETY: per the contract.
+        if context.is_null() {
+            return;
+        }
+        if let Some(sm) = (*context).smstate.as_mut() {
+            crate::sm::sm_state_reset(sm);
+        }
+        session(context).smp.reset();
+        send_smp_tlv(
+            Ops { ops, opdata },
+            context,
+            crate::tlv::OTRL_TLV_SMP_ABORT,
+            b"",
+        );
+    })
+}
+
+/// Sets the active fingerprint's trust after an SMP run ("smp" or "")
+/// and asks the application to save fingerprints.
+///
+/// # Safety
+/// `ctx` is live.
+unsafe fn set_smp_trust(ops: Ops, ctx: *mut ConnContext, trusted: bool) {
+    // SAFETY: per the contract.
+    unsafe {
+        let t: &core::ffi::CStr = if trusted { c"smp" } else { c"" };
+        crate::context::otrl_context_set_trust((*ctx).active_fingerprint, t.as_ptr());
+        if let Some(f) = ops.get().and_then(|o| o.write_fingerprints) {
+            f(ops.opdata);
+        }
+    }
+}
+
+/// Tells the application about SMP progress.
+///
+/// # Safety
+/// `ctx` is live.
+unsafe fn smp_event(
+    ops: Ops,
+    ctx: *mut ConnContext,
+    ev: OtrlSMPEventValues,
+    percent: c_ushort,
+    question: *mut c_char,
+) {
+    if let Some(f) = ops.get().and_then(|o| o.handle_smp_event) {
+        // SAFETY: application callback with a live context.
+        unsafe { f(ops.opdata, ev as OtrlSMPEvent, ctx, percent, question) };
+    }
+}
+
+/// Handles the SMP TLVs of a received data message, as 4.1.1 does: one
+/// step per TLV type present, each checked against the step expected.
+///
+/// # Safety
+/// `us` and `ctx` are live; `tlvs` is NULL or a valid list.
+unsafe fn handle_smp_tlvs(ops: Ops, us: OtrlUserState, ctx: *mut ConnContext, tlvs: *mut OtrlTLV) {
+    use crate::sm::NextExpectedSMPValues::*;
+    use crate::sm::OtrlSMProgStateValues::*;
+    use crate::tlv::*;
+    use OtrlSMPEventValues::*;
+    // SAFETY: per the contract; the SMP state is re-read after every
+    // callback, which may abort the run or free the state in place.
+    unsafe {
+        let Some(sm) = (*ctx).smstate.as_mut() else {
+            return;
+        };
+        let next = sm.nextExpected;
+        if sm.sm_prog_state == OTRL_SMP_PROG_CHEATED as c_int {
+            otrl_message_abort_smp(us, ops.ops, ops.opdata, ctx);
+            if let Some(sm) = (*ctx).smstate.as_mut() {
+                sm.nextExpected = OTRL_SMP_EXPECT1 as c_uint;
+                sm.sm_prog_state = OTRL_SMP_PROG_OK as c_int;
+            }
+        }
+        let payload = |t: c_ushort| {
+            otrl_tlv_find(tlvs, t)
+                .as_ref()
+                .map(|tlv| core::slice::from_raw_parts(tlv.data, usize::from(tlv.len)).to_vec())
+        };
+        let cheated =
+            |ctx: *mut ConnContext| session(ctx).smp.progress() == otr_core::smp::Progress::Cheated;
+        if let Some(data) = payload(OTRL_TLV_SMP1Q) {
+            if next == OTRL_SMP_EXPECT1 as c_uint && !data.is_empty() {
+                let qlen = memchr_nul(&data[..data.len() - 1]).map_or(data.len(), |i| i + 1);
+                let _ = session(ctx).smp.step2a(&data[qlen..], true);
+                sync_smp(ctx);
+                if cheated(ctx) {
+                    smp_event(ops, ctx, OTRL_SMPEVENT_CHEATED, 0, null_mut());
+                } else {
+                    let mut q = data[..qlen].to_vec();
+                    if q.last() != Some(&0) {
+                        q.push(0);
+                    }
+                    smp_event(
+                        ops,
+                        ctx,
+                        OTRL_SMPEVENT_ASK_FOR_ANSWER,
+                        25,
+                        q.as_mut_ptr().cast(),
+                    );
+                }
+            } else {
+                smp_event(ops, ctx, OTRL_SMPEVENT_ERROR, 0, null_mut());
+            }
+        }
+        if let Some(data) = payload(OTRL_TLV_SMP1) {
+            if next == OTRL_SMP_EXPECT1 as c_uint {
+                let _ = session(ctx).smp.step2a(&data, false);
+                sync_smp(ctx);
+                if cheated(ctx) {
+                    smp_event(ops, ctx, OTRL_SMPEVENT_CHEATED, 0, null_mut());
+                } else {
+                    smp_event(ops, ctx, OTRL_SMPEVENT_ASK_FOR_SECRET, 25, null_mut());
+                }
+            } else {
+                smp_event(ops, ctx, OTRL_SMPEVENT_ERROR, 0, null_mut());
+            }
+        }
+        if let Some(data) = payload(OTRL_TLV_SMP2) {
+            if next == OTRL_SMP_EXPECT2 as c_uint {
+                let out = session(ctx).smp.step3(&data);
+                sync_smp(ctx);
+                match out {
+                    Ok(reply) if !cheated(ctx) => {
+                        send_smp_tlv(ops, ctx, OTRL_TLV_SMP3, &reply);
+                        smp_event(ops, ctx, OTRL_SMPEVENT_IN_PROGRESS, 60, null_mut());
+                        if let Some(sm) = (*ctx).smstate.as_mut() {
+                            sm.nextExpected = OTRL_SMP_EXPECT4 as c_uint;
+                        }
+                    }
+                    _ => smp_event(ops, ctx, OTRL_SMPEVENT_CHEATED, 0, null_mut()),
+                }
+            } else {
+                smp_event(ops, ctx, OTRL_SMPEVENT_ERROR, 0, null_mut());
+            }
+        }
+        if let Some(data) = payload(OTRL_TLV_SMP3) {
+            if next == OTRL_SMP_EXPECT3 as c_uint {
+                let out = session(ctx).smp.step4(&data);
+                sync_smp(ctx);
+                let succeeded = session(ctx).smp.progress() == otr_core::smp::Progress::Succeeded;
+                if !session(ctx).smp.received_question() {
+                    set_smp_trust(ops, ctx, succeeded);
+                }
+                match out {
+                    Ok(step) if !cheated(ctx) => {
+                        send_smp_tlv(ops, ctx, OTRL_TLV_SMP4, &step.payload);
+                        let ev = if succeeded {
+                            OTRL_SMPEVENT_SUCCESS
+                        } else {
+                            OTRL_SMPEVENT_FAILURE
+                        };
+                        smp_event(ops, ctx, ev, 100, null_mut());
+                        if let Some(sm) = (*ctx).smstate.as_mut() {
+                            sm.nextExpected = OTRL_SMP_EXPECT1 as c_uint;
+                        }
+                    }
+                    _ => smp_event(ops, ctx, OTRL_SMPEVENT_CHEATED, 0, null_mut()),
+                }
+            } else {
+                smp_event(ops, ctx, OTRL_SMPEVENT_ERROR, 0, null_mut());
+            }
+        }
+        if let Some(data) = payload(OTRL_TLV_SMP4) {
+            if next == OTRL_SMP_EXPECT4 as c_uint {
+                let _ = session(ctx).smp.step5(&data);
+                sync_smp(ctx);
+                let succeeded = session(ctx).smp.progress() == otr_core::smp::Progress::Succeeded;
+                set_smp_trust(ops, ctx, succeeded);
+                if cheated(ctx) {
+                    smp_event(ops, ctx, OTRL_SMPEVENT_CHEATED, 0, null_mut());
+                } else {
+                    let ev = if succeeded {
+                        OTRL_SMPEVENT_SUCCESS
+                    } else {
+                        OTRL_SMPEVENT_FAILURE
+                    };
+                    smp_event(ops, ctx, ev, 100, null_mut());
+                    if let Some(sm) = (*ctx).smstate.as_mut() {
+                        sm.nextExpected = OTRL_SMP_EXPECT1 as c_uint;
+                    }
+                }
+            } else {
+                smp_event(ops, ctx, OTRL_SMPEVENT_ERROR, 0, null_mut());
+            }
+        }
+        if payload(OTRL_TLV_SMP_ABORT).is_some() {
+            if let Some(sm) = (*ctx).smstate.as_mut() {
+                sm.nextExpected = OTRL_SMP_EXPECT1 as c_uint;
+            }
+            smp_event(ops, ctx, OTRL_SMPEVENT_ABORT, 0, null_mut());
+        }
+    }
+}
+
+fn memchr_nul(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&c| c == 0)
 }

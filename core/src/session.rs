@@ -7,6 +7,7 @@ use zeroize::Zeroizing;
 use crate::ake::{Auth, Established};
 use crate::data::DataSession;
 use crate::fragment::FragmentBuffer;
+use crate::smp::SmpState;
 
 /// How a completed key exchange relates to the conversation so far.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +33,8 @@ pub struct Session {
     /// The plaintext of the last message sent, for a resend after a new
     /// key exchange.
     pub last_message: Option<Zeroizing<Vec<u8>>>,
+    /// The Socialist Millionaires' Protocol run, if any.
+    pub smp: SmpState,
 }
 
 impl Session {
@@ -74,5 +77,6 @@ impl Session {
         self.auth.clear();
         self.fragments.clear();
         self.last_message = None;
+        self.smp.reset();
     }
 }

@@ -1286,6 +1286,43 @@ unsigned int otrl_message_poll_get_default_interval(OtrlUserState us);
 void otrl_message_poll(OtrlUserState us, const OtrlMessageAppOps *ops, void *opdata);
 
 /*
+ Starts the Socialist Millionaires' Protocol with the user's secret, to
+ confirm the correspondent's key without comparing fingerprints.
+
+ # Safety
+ `us` is a valid user state; `ops` is NULL or a callback table; `context`
+ is NULL or live; `secret` is readable for `secretlen` bytes.
+ */
+void otrl_message_initiate_smp(OtrlUserState us, const OtrlMessageAppOps *ops, void *opdata, ConnContext *context, const unsigned char *secret, size_t secretlen);
+
+/*
+ [`otrl_message_initiate_smp`] with a question the peer answers with the
+ secret (NULL for none).
+
+ # Safety
+ As [`otrl_message_initiate_smp`]; `question` is NULL or NUL-terminated.
+ */
+void otrl_message_initiate_smp_q(OtrlUserState us, const OtrlMessageAppOps *ops, void *opdata, ConnContext *context, const char *question, const unsigned char *secret, size_t secretlen);
+
+/*
+ Answers the peer's SMP request with the user's secret.
+
+ # Safety
+ As [`otrl_message_initiate_smp`].
+ */
+void otrl_message_respond_smp(OtrlUserState us, const OtrlMessageAppOps *ops, void *opdata, ConnContext *context, const unsigned char *secret, size_t secretlen);
+
+/*
+ Abandons the SMP run: resets the state and tells the peer. Safe to call
+ from inside `handle_smp_event`.
+
+ # Safety
+ `us` is a valid user state; `ops` is NULL or a callback table; `context`
+ is NULL or live.
+ */
+void otrl_message_abort_smp(OtrlUserState us, const OtrlMessageAppOps *ops, void *opdata, ConnContext *context);
+
+/*
  Writes the 44-character form of a fingerprint ("XXXXXXXX XXXXXXXX ...")
  and its NUL into `human`.
 
