@@ -33,6 +33,17 @@ static void inj(void *o, const char *a, const char *p, const char *r, const char
     queue_to[qlen] = strcmp(r, "alice") ? &B : &A;
     queue[qlen++] = strdup(m);
 }
+static int smp_done;
+static void smp_ev(void *o, OtrlSMPEvent ev, ConnContext *c, unsigned short pct, char *q)
+{
+    (void)o; (void)pct; (void)q;
+    if (ev == OTRL_SMPEVENT_ASK_FOR_SECRET) {
+        OtrlUserState us = strcmp(c->accountname, "alice") ? B.us : A.us;
+        otrl_message_respond_smp(us, &ops, NULL, c, (const unsigned char *)"secret", 6);
+    } else if (ev == OTRL_SMPEVENT_SUCCESS) {
+        smp_done++;
+    }
+}
 static void pump(void)
 {
     int i;
@@ -84,6 +95,7 @@ int main(int argc, char **argv)
     ops.policy = pol;
     ops.inject_message = inj;
     ops.max_message_size = mmsz;
+    ops.handle_smp_event = smp_ev;
 
     for (r = 0; r < 9; r++) {
         OtrlUserState u = otrl_userstate_create();
@@ -109,6 +121,21 @@ int main(int argc, char **argv)
         t[r] = now_us() - s;
     }
     printf("ake %.1f\n", median(t, 15));
+
+    for (r = 0; r < 7; r++) {
+        ConnContext *c;
+        double s;
+        reset();
+        ake();
+        c = otrl_context_find(A.us, "bob", "alice", "bench", OTRL_INSTAG_BEST, 0, NULL, NULL, NULL);
+        smp_done = 0;
+        s = now_us();
+        otrl_message_initiate_smp(A.us, &ops, NULL, c, (const unsigned char *)"secret", 6);
+        pump_all();
+        t[r] = now_us() - s;
+        if (smp_done != 2) fprintf(stderr, "smp did not succeed on both sides\n");
+    }
+    printf("smp %.1f\n", median(t, 7));
 
     text = malloc(16385);
     for (i = 0; i < 3; i++) {
