@@ -570,11 +570,9 @@ pub unsafe extern "C" fn otrl_context_forget(context: *mut ConnContext) -> c_int
             if busy {
                 return 1;
             }
-            while let Some(child) = c.next.as_mut() {
-                if child.m_context != context {
-                    break;
-                }
-                destroy_context(c.next);
+            // Raw reads: destroy_context relinks `next` through back-links.
+            while !(*context).next.is_null() && (*(*context).next).m_context == context {
+                destroy_context((*context).next);
             }
         } else if c.msgstate == encrypted {
             return 1;
@@ -634,9 +632,11 @@ unsafe fn destroy_context(ctx: *mut ConnContext) {
 pub unsafe extern "C" fn otrl_context_forget_all(us: OtrlUserState) {
     guard((), || unsafe {
         // SAFETY: per the contract.
-        let Some(u) = us.as_mut() else { return };
-        while !u.context_root.is_null() {
-            let root = u.context_root;
+        if us.is_null() {
+            return;
+        }
+        while !(*us).context_root.is_null() {
+            let root = (*us).context_root;
             for_each_family_member(root, |m| otrl_context_force_plaintext(m));
             otrl_context_force_plaintext(root);
             if otrl_context_forget(root) != 0 {

@@ -65,9 +65,11 @@ pub unsafe extern "C" fn otrl_instag_forget(instag: *mut OtrlInsTag) {
 pub unsafe extern "C" fn otrl_instag_forget_all(us: OtrlUserState) {
     // SAFETY: per the contract.
     unsafe {
-        let Some(u) = us.as_mut() else { return };
-        while !u.instag_root.is_null() {
-            otrl_instag_forget(u.instag_root);
+        if us.is_null() {
+            return;
+        }
+        while !(*us).instag_root.is_null() {
+            otrl_instag_forget((*us).instag_root);
         }
     }
 }
@@ -104,12 +106,7 @@ pub unsafe extern "C" fn otrl_instag_find(
 ///
 /// # Safety
 /// `us` is a valid user state.
-unsafe fn push_instag(
-    us: &mut crate::userstate::s_OtrlUserState,
-    acct: &[u8],
-    proto: &[u8],
-    tag: u32,
-) -> bool {
+unsafe fn push_instag(us: OtrlUserState, acct: &[u8], proto: &[u8], tag: u32) -> bool {
     let t = calloc::<OtrlInsTag>();
     let a = malloc_cstring(acct);
     let p = malloc_cstring(proto);
@@ -124,12 +121,12 @@ unsafe fn push_instag(
         (*t).accountname = a;
         (*t).protocol = p;
         (*t).instag = tag;
-        (*t).next = us.instag_root;
+        (*t).next = (*us).instag_root;
         if let Some(next) = (*t).next.as_mut() {
-            next.tous = &mut (*t).next;
+            next.tous = &raw mut (*t).next;
         }
-        us.instag_root = t;
-        (*t).tous = &mut us.instag_root;
+        (*us).instag_root = t;
+        (*t).tous = &raw mut (*us).instag_root;
     }
     true
 }
@@ -143,13 +140,11 @@ unsafe fn load_instags(us: OtrlUserState, data: &[u8]) -> gcry_error_t {
         Ok(e) => e,
         Err(e) => return crate::gcry::error_value(e),
     };
-    // SAFETY: per the contract.
-    let u = unsafe { &mut *us };
     // Each line goes to the head of the list, duplicates included, so the
     // list ends up in reverse file order and the last line wins in find.
     for e in &entries {
         // SAFETY: u is a valid user state.
-        if !unsafe { push_instag(u, &e.accountname, &e.protocol, e.instag) } {
+        if !unsafe { push_instag(us, &e.accountname, &e.protocol, e.instag) } {
             return error_from_errno(libc::ENOMEM);
         }
     }
@@ -250,7 +245,7 @@ unsafe fn generate_into(
         // An older tag of the account stays in the list (and the file)
         // behind the new one, as in 4.1.1; lookups find the new one first.
         let tag = instags::new_instag();
-        if !push_instag(&mut *us, acct, proto, tag) {
+        if !push_instag(us, acct, proto, tag) {
             return Some(error_from_errno(libc::ENOMEM));
         }
     }

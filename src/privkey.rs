@@ -153,10 +153,9 @@ pub unsafe extern "C" fn otrl_privkey_read(
     filename: *const c_char,
 ) -> gcry_error_t {
     guard(error_from_errno(libc::EFAULT), || {
-        // SAFETY: us is NULL or valid per the contract.
-        let Some(u) = (unsafe { us.as_mut() }) else {
+        if us.is_null() {
             return error_from_errno(libc::EFAULT);
-        };
+        }
         if filename.is_null() {
             return error_from_errno(libc::EFAULT);
         }
@@ -167,7 +166,7 @@ pub unsafe extern "C" fn otrl_privkey_read(
             if f.is_null() {
                 return error_from_errno(errno());
             }
-            let result = read_keys_from(u, f);
+            let result = read_keys_from(us, f);
             libc::fclose(f);
             result
         }
@@ -191,15 +190,14 @@ pub unsafe extern "C" fn otrl_privkey_read_FILEp(
     privf: *mut libc::FILE,
 ) -> gcry_error_t {
     guard(error_from_errno(libc::EFAULT), || {
-        // SAFETY: per the contract.
-        let Some(u) = (unsafe { us.as_mut() }) else {
+        if us.is_null() {
             return error_from_errno(libc::EFAULT);
-        };
+        }
         if privf.is_null() {
             return 0;
         }
         // SAFETY: privf is an open stream.
-        unsafe { read_keys_from(u, privf) }
+        unsafe { read_keys_from(us, privf) }
     })
 }
 
@@ -222,7 +220,7 @@ fn set_errno(value: i32) {
 ///
 /// # Safety
 /// `f` is an open stream.
-unsafe fn read_keys_from(us: &mut s_OtrlUserState, f: *mut libc::FILE) -> gcry_error_t {
+unsafe fn read_keys_from(us: OtrlUserState, f: *mut libc::FILE) -> gcry_error_t {
     let entry_errno = errno();
     // SAFETY: f is open; st is written by fstat before it is read.
     let size = unsafe {
@@ -252,11 +250,19 @@ unsafe fn read_keys_from(us: &mut s_OtrlUserState, f: *mut libc::FILE) -> gcry_e
         }
         return err;
     }
-    load_keys(us, &data)
+    // SAFETY: us is valid.
+    unsafe { load_keys(us, &data) }
 }
 
 /// Replaces the user state's keys with those of a key file's contents.
-fn load_keys(us: &mut s_OtrlUserState, data: &[u8]) -> gcry_error_t {
+///
+/// The list is reached through the raw pointer only: its links (`tous`)
+/// were made in earlier calls, and a `&mut` to the user state held here
+/// would let the compiler assume they cannot change `privkey_root`.
+///
+/// # Safety
+/// `us` is a valid user state.
+unsafe fn load_keys(us: OtrlUserState, data: &[u8]) -> gcry_error_t {
     let keys = match privkeys::parse_file(data) {
         Ok(k) => k,
         Err(e) => return e.value(),
@@ -272,19 +278,19 @@ fn load_keys(us: &mut s_OtrlUserState, data: &[u8]) -> gcry_error_t {
             }
         }
     }
-    // SAFETY: us is valid.
-    unsafe { otrl_privkey_forget_all(us) };
-    // libotr puts each key it reads at the head of the list: file order
-    // reversed, so the last of two entries for one account is found.
-    for cell in cells {
-        // SAFETY: cell is fresh; the list head is updated with back-links.
-        unsafe {
-            (*cell).next = us.privkey_root;
+    // SAFETY: us is valid per the contract; every cell is fresh; the list
+    // head is updated with back-links, through raw places only.
+    unsafe {
+        otrl_privkey_forget_all(us);
+        // libotr puts each key it reads at the head of the list: file order
+        // reversed, so the last of two entries for one account is found.
+        for cell in cells {
+            (*cell).next = (*us).privkey_root;
             if let Some(next) = (*cell).next.as_mut() {
-                next.tous = &mut (*cell).next;
+                next.tous = &raw mut (*cell).next;
             }
-            us.privkey_root = cell;
-            (*cell).tous = &mut us.privkey_root;
+            (*us).privkey_root = cell;
+            (*cell).tous = &raw mut (*us).privkey_root;
         }
     }
     0
@@ -354,9 +360,11 @@ pub unsafe extern "C" fn otrl_privkey_pending_forget_all(us: OtrlUserState) {
     guard((), || {
         // SAFETY: per the contract.
         unsafe {
-            let Some(u) = us.as_mut() else { return };
-            while !u.pending_root.is_null() {
-                pending_forget(u.pending_root);
+            if us.is_null() {
+                return;
+            }
+            while !(*us).pending_root.is_null() {
+                pending_forget((*us).pending_root);
             }
         }
     })
@@ -527,7 +535,7 @@ unsafe fn finish_path(
             Err(e) => e,
             Ok(data) => match (replace_path(name, &data, true), us.as_mut()) {
                 (Err(e), _) => e,
-                (Ok(()), Some(u)) => load_keys(u, &data),
+                (Ok(()), Some(_)) => load_keys(us, &data),
                 (Ok(()), None) => libotr_error(code::INV_VALUE),
             },
         };
@@ -572,7 +580,7 @@ pub unsafe extern "C" fn otrl_privkey_generate_finish_FILEp(
             let result = match (us.as_mut(), privf.is_null(), finished_file(us, newkey)) {
                 (None, _, _) | (_, true, _) => libotr_error(code::INV_VALUE),
                 (_, _, Err(e)) => e,
-                (Some(u), false, Ok(data)) => {
+                (Some(_), false, Ok(data)) => {
                     let written = libc::fwrite(data.as_ptr().cast(), 1, data.len(), privf);
                     if written != data.len()
                         || libc::fflush(privf) != 0
@@ -580,7 +588,7 @@ pub unsafe extern "C" fn otrl_privkey_generate_finish_FILEp(
                     {
                         error_from_errno(errno())
                     } else {
-                        read_keys_from(u, privf)
+                        read_keys_from(us, privf)
                     }
                 }
             };
@@ -970,9 +978,11 @@ pub unsafe extern "C" fn otrl_privkey_forget_all(us: OtrlUserState) {
     guard((), || {
         // SAFETY: per the contract.
         unsafe {
-            let Some(u) = us.as_mut() else { return };
-            while !u.privkey_root.is_null() {
-                otrl_privkey_forget(u.privkey_root);
+            if us.is_null() {
+                return;
+            }
+            while !(*us).privkey_root.is_null() {
+                otrl_privkey_forget((*us).privkey_root);
             }
         }
     })
