@@ -417,6 +417,67 @@ impl SmpState {
         state
     }
 
+    /// A state rebuilt from numbers kept elsewhere (the `gcry_mpi_t` slots of
+    /// a C `OtrlSMState`), as [`values`](Self::values) gives them: empty means
+    /// unset, except that a non-empty `secret` of zeros is a zero secret.
+    /// Numbers out of range (elements not below p) are taken as unset and
+    /// exponents are reduced modulo q. The exponentiation tables the steps
+    /// keep are rebuilt when a step needs them; randomness comes from the OS.
+    pub fn from_values(
+        values: &SmpValues,
+        expected: Expect,
+        progress: Progress,
+        received_question: bool,
+    ) -> Self {
+        fn uint(bytes: &[u8]) -> Option<BoxedUint> {
+            let x = Zeroizing::new(wire_number(bytes).ok()?);
+            if bool::from(x.is_zero()) {
+                return None;
+            }
+            Some(x.rem(&group().q_nz))
+        }
+        fn elem(bytes: &[u8]) -> Option<BoxedMontyForm> {
+            let x = wire_number(bytes).ok()?;
+            if bool::from(x.is_zero()) || x.cmp_vartime(group().p.modulus().as_ref()).is_ge() {
+                return None;
+            }
+            Some(BoxedMontyForm::new(x, &group().p))
+        }
+        let mut state = Self::new();
+        state.expected = expected;
+        state.progress = progress;
+        state.received_question = received_question;
+        if !values.secret.is_empty() {
+            state.secret = Some(Secret::new(&values.secret));
+        }
+        state.x2 = uint(&values.x2);
+        state.x3 = uint(&values.x3);
+        state.g2 = elem(&values.g2);
+        state.g3 = elem(&values.g3);
+        state.g3o = elem(&values.g3o);
+        state.p = elem(&values.p);
+        state.q = elem(&values.q);
+        state.pab = elem(&values.pab);
+        state.qab = elem(&values.qab);
+        state
+    }
+
+    /// Builds the tables of g2 and g3 (`bob`) or of Qa/Qb that the later
+    /// steps use, when the state was rebuilt by
+    /// [`from_values`](Self::from_values).
+    fn rebuild_combs(&mut self, bob: bool) {
+        if bob {
+            if self.g2_comb.is_none() {
+                self.g2_comb = self.g2.as_ref().map(|g| Box::new(Comb::new(g)));
+            }
+            if self.g3_comb.is_none() {
+                self.g3_comb = self.g3.as_ref().map(|g| Box::new(Comb::new(g)));
+            }
+        } else if self.qab_comb.is_none() {
+            self.qab_comb = self.qab.as_ref().map(|g| Box::new(Comb::new(g)));
+        }
+    }
+
     /// Returns to the fresh state (libotr's `otrl_sm_state_init`), wiping
     /// all values; the source of randomness is kept.
     pub fn reset(&mut self) {
@@ -716,6 +777,7 @@ impl SmpState {
         ) else {
             return Err(inv_value());
         };
+        self.rebuild_combs(true);
         let (Some(g2_comb), Some(g3_comb)) = (&self.g2_comb, &self.g3_comb) else {
             return Err(inv_value());
         };
@@ -762,6 +824,7 @@ impl SmpState {
         ) else {
             return Err(inv_value());
         };
+        self.rebuild_combs(false);
         let Some(qab_comb) = &self.qab_comb else {
             return Err(inv_value());
         };
@@ -1734,6 +1797,47 @@ mod tests {
         assert_eq!(r, Err(inv()));
         assert_eq!(a.progress(), Progress::Failed);
         assert_eq!(b.progress(), Progress::Failed);
+    }
+
+    /// A state rebuilt by `from_values` from what `values` gives (as the C
+    /// steps do with the slots of an `OtrlSMState`) carries a run on.
+    #[test]
+    fn rebuilt_states_carry_a_run() {
+        fn again(s: &SmpState) -> SmpState {
+            SmpState::from_values(
+                &s.values(),
+                s.expected(),
+                s.progress(),
+                s.received_question(),
+            )
+        }
+        for (x, y, ok) in [(b"same", b"same", true), (b"one!", b"two!", false)] {
+            let mut a = SmpState::new();
+            let mut b = SmpState::new();
+            let m1 = a.step1(x);
+            let mut a = again(&a);
+            b.step2a(&m1, true).unwrap();
+            let mut b = again(&b);
+            assert!(b.received_question());
+            let m2 = b.step2b(y).unwrap();
+            let mut b = again(&b);
+            let m3 = a.step3(&m2).unwrap();
+            let mut a = again(&a);
+            let out = b.step4(&m3).unwrap();
+            assert_eq!(out.result.is_ok(), ok);
+            let mut a2 = again(&a);
+            assert_eq!(a2.step5(&out.payload).is_ok(), ok);
+            assert_eq!(a.step5(&out.payload).is_ok(), ok);
+            let want = if ok {
+                Progress::Succeeded
+            } else {
+                Progress::Failed
+            };
+            assert_eq!(
+                (a.progress(), a2.progress(), b.progress()),
+                (want, want, want)
+            );
+        }
     }
 
     /// Secrets of unusual lengths (libotr takes any): empty, one byte, and

@@ -1725,6 +1725,17 @@ void otrl_sm_init(void);
 void otrl_sm_state_new(struct OtrlSMState *smst);
 
 /*
+ Frees what an SMP state holds and starts it afresh, as 4.1.1 does: the
+ secret and g2, g3, g3o, p, q, pab, qab become zero numbers, g1 the
+ generator 2, x2 and x3 NULL; expecting SMP1, no question, progress OK.
+
+ # Safety
+ `smst` is NULL or a valid SMP state (its slots NULL or libotr-rs
+ numbers, as after [`otrl_sm_state_new`]).
+ */
+void otrl_sm_state_init(struct OtrlSMState *smst);
+
+/*
  Frees what an SMP state holds and resets it in place (its address stays
  valid): applications call this on `context->smstate` to cancel an SMP.
 
@@ -1732,6 +1743,77 @@ void otrl_sm_state_new(struct OtrlSMState *smst);
  `smst` is NULL or a valid SMP state.
  */
 void otrl_sm_state_free(struct OtrlSMState *smst);
+
+/*
+ Alice starts an SMP exchange with her (hashed) secret: draws a2 and a3
+ and writes SMP message 1 to `*output` (malloc'd; free it with `free`)
+ and its length to `*outputlen`. The progress becomes OK. Always 0 for a
+ non-NULL state.
+
+ # Safety
+ `astate` is NULL or a valid SMP state (slots NULL or libotr-rs numbers);
+ `secret` points to `secretlen` readable bytes; `output` and
+ `outputlen` are writable.
+ */
+gcry_error_t otrl_sm_step1(OtrlSMAliceState *astate, const unsigned char *secret, int secretlen, unsigned char **output, int *outputlen);
+
+/*
+ Bob receives SMP message 1 (`received_question` is 1 when it came in an
+ SMP1Q TLV): checks its proofs and draws b2 and b3. `GPG_ERR_INV_VALUE`
+ with progress CHEATED for a refused message, else 0 with progress OK.
+
+ # Safety
+ `bstate` is NULL or a valid SMP state (slots NULL or libotr-rs numbers);
+ `input` points to `inputlen` readable bytes.
+ */
+gcry_error_t otrl_sm_step2a(OtrlSMBobState *bstate, const unsigned char *input, int inputlen, int received_question);
+
+/*
+ Bob answers an accepted SMP message 1 with his (hashed) secret and
+ writes SMP message 2 to `*output` (malloc'd) and its length to
+ `*outputlen`. The progress is left alone. `GPG_ERR_INV_VALUE`, with no
+ output, when no SMP message 1 was accepted before.
+
+ # Safety
+ As [`otrl_sm_step1`].
+ */
+gcry_error_t otrl_sm_step2b(OtrlSMBobState *bstate, const unsigned char *secret, int secretlen, unsigned char **output, int *outputlen);
+
+/*
+ Alice receives SMP message 2, checks it and writes SMP message 3 to
+ `*output` (malloc'd) and its length to `*outputlen`. A refused message
+ gives `GPG_ERR_INV_VALUE`, progress CHEATED and no output; otherwise the
+ progress is OK.
+
+ # Safety
+ `astate` is NULL or a valid SMP state (slots NULL or libotr-rs numbers);
+ `input` points to `inputlen` readable bytes; `output` and `outputlen`
+ are writable.
+ */
+gcry_error_t otrl_sm_step3(OtrlSMAliceState *astate, const unsigned char *input, int inputlen, unsigned char **output, int *outputlen);
+
+/*
+ Bob receives SMP message 3, checks it, writes SMP message 4 to
+ `*output` (malloc'd) and its length to `*outputlen`, and compares the
+ secrets: 0 with progress SUCCEEDED, or `GPG_ERR_INV_VALUE` with progress
+ FAILED (SMP message 4 is produced either way). A refused message gives
+ `GPG_ERR_INV_VALUE`, progress CHEATED and no output.
+
+ # Safety
+ As [`otrl_sm_step3`].
+ */
+gcry_error_t otrl_sm_step4(OtrlSMBobState *bstate, const unsigned char *input, int inputlen, unsigned char **output, int *outputlen);
+
+/*
+ Alice receives SMP message 4, checks it and compares the secrets: 0 with
+ progress SUCCEEDED, or `GPG_ERR_INV_VALUE` with progress FAILED; a
+ refused message gives `GPG_ERR_INV_VALUE` with progress CHEATED.
+
+ # Safety
+ `astate` is NULL or a valid SMP state (slots NULL or libotr-rs numbers);
+ `input` points to `inputlen` readable bytes.
+ */
+gcry_error_t otrl_sm_step5(OtrlSMAliceState *astate, const unsigned char *input, int inputlen);
 
 /*
  A new TLV holding a copy of `len` bytes of `data`; the copy is followed
