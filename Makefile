@@ -44,6 +44,7 @@ install: build
 	install -m 0644 pkgconfig/libotr.m4 $(DESTDIR)$(PREFIX)/share/aclocal/libotr.m4
 
 demo:
+	bash ffi-tests/ensure-packages.sh
 	$(MAKE) install PREFIX=$(STAGE)
 	$(MAKE) -C ffi-tests demo STAGE=$(STAGE)
 
@@ -51,6 +52,7 @@ check:
 	bash ffi-tests/run-all.sh
 
 bench:
+	bash ffi-tests/ensure-packages.sh
 	$(MAKE) install PREFIX=$(STAGE)
 	$(MAKE) -C ffi-tests bench STAGE=$(STAGE)
 

@@ -10,15 +10,7 @@ stage=$top/stage
 out=$top/ffi-tests/out
 rm -rf "$out"; mkdir -p "$out"
 
-need=()
-for pkg in libotr5-dev libotr5-bin libgcrypt20-dev valgrind pkg-config gcc g++ make binutils; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  echo "== installing ${need[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+bash ffi-tests/ensure-packages.sh
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 
 passed=0 failed=0

@@ -163,7 +163,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// the flag says whether there was one (it decides the fate of a partial
 /// final group).
 fn cut_at_pad(b64: &[u8]) -> (&[u8], bool) {
-    match b64.iter().position(|&b| b == b'=') {
+    match memchr::memchr(b'=', b64) {
         Some(eq) => (&b64[..eq], true),
         None => (b64, false),
     }
