@@ -209,6 +209,7 @@ pub unsafe extern "C" fn otrl_context_find(
     data: *mut c_void,
 ) -> *mut ConnContext {
     guard(null_mut(), || {
+        // SAFETY: addedp is NULL or writable per the contract.
         if let Some(a) = unsafe { addedp.as_mut() } {
             *a = 0;
         }
@@ -231,6 +232,7 @@ pub unsafe extern "C" fn otrl_context_find(
             let cur = unsafe { &*here };
             if their_instance < OTRL_MIN_VALID_INSTAG || cur.their_instance == their_instance {
                 return match their_instance {
+                    // SAFETY: `here` is a live context found in the list.
                     OTRL_INSTAG_MASTER => here,
                     OTRL_INSTAG_BEST => unsafe { otrl_context_find_recent_secure_instance(here) },
                     OTRL_INSTAG_RECENT | OTRL_INSTAG_RECENT_RECEIVED | OTRL_INSTAG_RECENT_SENT => unsafe {
@@ -248,6 +250,7 @@ pub unsafe extern "C" fn otrl_context_find(
         if ctx.is_null() {
             return null_mut();
         }
+        // SAFETY: addedp is NULL or writable per the contract.
         if let Some(a) = unsafe { addedp.as_mut() } {
             *a = 1;
         }

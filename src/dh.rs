@@ -589,6 +589,7 @@ mod tests {
         let (mut a, mut b) = (pair(A_PRIV), pair(B_PRIV));
         let mut id = [0u8; 20];
         let (mut len, mut half) = (0usize, 9 as OtrlSessionIdHalf);
+        // SAFETY: test values of the sizes and kinds the functions expect.
         unsafe {
             assert_eq!(
                 otrl_dh_compute_v1_session_id(&a, b.r#pub, id.as_mut_ptr(), &mut len, &mut half),
@@ -656,6 +657,7 @@ mod tests {
 
     #[test]
     fn keypairs() {
+        // SAFETY: test values of the sizes and kinds the functions expect.
         unsafe {
             let mut kp = core::mem::MaybeUninit::<DH_keypair>::uninit();
             otrl_dh_keypair_init(kp.as_mut_ptr());
@@ -687,12 +689,15 @@ mod tests {
         ctr[6] = 0xff;
         ctr[7] = 0xff;
         ctr[8] = 0xee;
+        // SAFETY: test values of the sizes and kinds the functions expect.
         unsafe { otrl_dh_incctr(ctr.as_mut_ptr()) };
         assert_eq!(ctr[..9], [0, 0, 0, 0, 0, 1, 0, 0, 0xee]);
         let mut ctr = [0xffu8; 16];
+        // SAFETY: test values of the sizes and kinds the functions expect.
         unsafe { otrl_dh_incctr(ctr.as_mut_ptr()) };
         assert_eq!(ctr[..8], [0; 8]);
         assert_eq!(ctr[8..], [0xff; 8]);
+        // SAFETY: test values of the sizes and kinds the functions expect.
         let c = |a: [u8; 8], b: [u8; 8]| unsafe { otrl_dh_cmpctr(a.as_ptr(), b.as_ptr()) };
         assert_eq!(c([0, 0, 0, 0, 0, 0, 0, 5], [0, 0, 0, 0, 0, 0, 0, 9]), -4);
         assert_eq!(
