@@ -2010,8 +2010,9 @@ pub unsafe extern "C" fn otrl_message_respond_smp(
     })
 }
 
-/// Abandons the SMP run: resets the state and tells the peer. Safe to call
-/// from inside `handle_smp_event`.
+/// Abandons the SMP run: the state expects SMP1 again (progress and
+/// question flags are kept, as in 4.1.1) and the peer is told. Safe to
+/// call from inside `handle_smp_event`.
 ///
 /// # Safety
 /// `us` is a valid user state; `ops` is NULL or a callback table; `context`
@@ -2029,8 +2030,11 @@ pub unsafe extern "C" fn otrl_message_abort_smp(
         if context.is_null() {
             return;
         }
+        // As 4.1.1: only the expected step goes back to the start; the
+        // progress and question flags stay for the application to read.
+        // The engine's secrets of the abandoned run are wiped.
         if let Some(sm) = (*context).smstate.as_mut() {
-            crate::sm::sm_state_reset(sm);
+            sm.nextExpected = crate::sm::NextExpectedSMPValues::OTRL_SMP_EXPECT1 as c_uint;
         }
         session(context).smp.reset();
         send_smp_tlv(
@@ -2054,6 +2058,30 @@ unsafe fn set_smp_trust(ops: Ops, ctx: *mut ConnContext, trusted: bool) {
         crate::context::otrl_context_set_trust((*ctx).active_fingerprint, t.as_ptr());
         if let Some(f) = ops.get().and_then(|o| o.write_fingerprints) {
             f(ops.opdata);
+        }
+    }
+}
+
+/// Reports a cheating attempt, then (as 4.1.1 does once the application
+/// has heard of it) puts the run back at its start with progress OK.
+///
+/// # Safety
+/// `ctx` is live.
+unsafe fn smp_cheated(ops: Ops, ctx: *mut ConnContext) {
+    use crate::sm::NextExpectedSMPValues::OTRL_SMP_EXPECT1;
+    use crate::sm::OtrlSMProgStateValues::OTRL_SMP_PROG_OK;
+    // SAFETY: per the contract; the state is re-read after the callback.
+    unsafe {
+        smp_event(
+            ops,
+            ctx,
+            OtrlSMPEventValues::OTRL_SMPEVENT_CHEATED,
+            0,
+            null_mut(),
+        );
+        if let Some(sm) = (*ctx).smstate.as_mut() {
+            sm.nextExpected = OTRL_SMP_EXPECT1 as c_uint;
+            sm.sm_prog_state = OTRL_SMP_PROG_OK as c_int;
         }
     }
 }
@@ -2112,7 +2140,7 @@ unsafe fn handle_smp_tlvs(ops: Ops, us: OtrlUserState, ctx: *mut ConnContext, tl
                 let _ = session(ctx).smp.step2a(&data[qlen..], true);
                 sync_smp(ctx);
                 if cheated(ctx) {
-                    smp_event(ops, ctx, OTRL_SMPEVENT_CHEATED, 0, null_mut());
+                    smp_cheated(ops, ctx);
                 } else {
                     let mut q = data[..qlen].to_vec();
                     if q.last() != Some(&0) {
@@ -2135,7 +2163,7 @@ unsafe fn handle_smp_tlvs(ops: Ops, us: OtrlUserState, ctx: *mut ConnContext, tl
                 let _ = session(ctx).smp.step2a(&data, false);
                 sync_smp(ctx);
                 if cheated(ctx) {
-                    smp_event(ops, ctx, OTRL_SMPEVENT_CHEATED, 0, null_mut());
+                    smp_cheated(ops, ctx);
                 } else {
                     smp_event(ops, ctx, OTRL_SMPEVENT_ASK_FOR_SECRET, 25, null_mut());
                 }
@@ -2155,7 +2183,7 @@ unsafe fn handle_smp_tlvs(ops: Ops, us: OtrlUserState, ctx: *mut ConnContext, tl
                             sm.nextExpected = OTRL_SMP_EXPECT4 as c_uint;
                         }
                     }
-                    _ => smp_event(ops, ctx, OTRL_SMPEVENT_CHEATED, 0, null_mut()),
+                    _ => smp_cheated(ops, ctx),
                 }
             } else {
                 smp_event(ops, ctx, OTRL_SMPEVENT_ERROR, 0, null_mut());
@@ -2182,7 +2210,7 @@ unsafe fn handle_smp_tlvs(ops: Ops, us: OtrlUserState, ctx: *mut ConnContext, tl
                             sm.nextExpected = OTRL_SMP_EXPECT1 as c_uint;
                         }
                     }
-                    _ => smp_event(ops, ctx, OTRL_SMPEVENT_CHEATED, 0, null_mut()),
+                    _ => smp_cheated(ops, ctx),
                 }
             } else {
                 smp_event(ops, ctx, OTRL_SMPEVENT_ERROR, 0, null_mut());
@@ -2195,7 +2223,7 @@ unsafe fn handle_smp_tlvs(ops: Ops, us: OtrlUserState, ctx: *mut ConnContext, tl
                 let succeeded = session(ctx).smp.progress() == otr_core::smp::Progress::Succeeded;
                 set_smp_trust(ops, ctx, succeeded);
                 if cheated(ctx) {
-                    smp_event(ops, ctx, OTRL_SMPEVENT_CHEATED, 0, null_mut());
+                    smp_cheated(ops, ctx);
                 } else {
                     let ev = if succeeded {
                         OTRL_SMPEVENT_SUCCESS

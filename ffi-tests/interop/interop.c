@@ -19,7 +19,9 @@
    Scenarios (in this order; each prints a "=== name" section and starts
    from fresh user states): ake, messages, ake-variants (whitespace tag, v2,
    restarts, OTR errors, REQUIRE_ENCRYPTION and resending), fragments,
-   symkey, disconnect, poll, malformed, smp.
+   symkey, disconnect, poll, malformed, smp, smp-abort (aborts at every step
+   by either side), smp-again (SMPs in a row), smp-v2 (SMP on a v2 session),
+   smp-inject (replayed, out-of-order and out-of-range SMP messages).
 
    Usage: interop --alice LIB --bob LIB [--dir DIR] [--keys CACHE]
                   [--only NAME] [--skip NAME]... [--trace-queries]
@@ -77,12 +79,14 @@
     X(otrl_message_sending) \
     X(otrl_message_receiving)
 
-/* Only the "smp" scenario uses these (it can be left out with --skip smp). */
+/* Only the smp* scenarios use these (--skip smp leaves them all out). */
 #define SMP_FUNCS(X) \
     X(otrl_message_initiate_smp) \
     X(otrl_message_initiate_smp_q) \
     X(otrl_message_respond_smp) \
-    X(otrl_message_abort_smp)
+    X(otrl_message_abort_smp) \
+    X(otrl_proto_create_data) \
+    X(otrl_tlv_new)
 
 #define OTHER_FUNCS(X) \
     X(otrl_init) \
@@ -144,6 +148,9 @@ struct party {
     ConnContext *smp_ctx;
     const char *smp_answer;         /* answer given after the delivery */
     int smp_abort;                  /* abort instead of answering */
+    int smp_cb;                     /* act inside handle_smp_event: answer
+                                       with smp_answer (when set) on ASK_*,
+                                       abort on CHEATED/ERROR, print state */
     OtrlSMPEvent last_smp;
     OtrlMessageEvent last_event;
     int events;                     /* handle_msg_event calls */
@@ -173,6 +180,11 @@ static int trace_queries;
 static int hide_flagged_lengths;
 static int checks, failures;
 static int expect_ok, expect_bad;   /* per scenario, see deliver() */
+/* When capture_type is set, deliver() keeps a copy of the first TLV of that
+   type the recipient's library returns (its decrypted payload). */
+static unsigned short capture_type;
+static unsigned char *captured;
+static size_t captured_len;
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -798,6 +810,59 @@ static void cb_resent_msg_prefix_free(void *opdata, const char *prefix)
     free((char *)prefix);
 }
 
+static const char *smp_expect_name(NextExpectedSMP n)
+{
+    static const char *names[] = { "EXPECT1", "EXPECT2", "EXPECT3", "EXPECT4", "EXPECT5" };
+    return (unsigned)n < sizeof names / sizeof *names ? names[n] : "?";
+}
+
+static const char *smp_prog_name(int s)
+{
+    switch (s) {
+    case OTRL_SMP_PROG_OK: return "OK";
+    case OTRL_SMP_PROG_CHEATED: return "CHEATED";
+    case OTRL_SMP_PROG_FAILED: return "FAILED";
+    case OTRL_SMP_PROG_SUCCEEDED: return "SUCCEEDED";
+    }
+    return "?";
+}
+
+/* The SMP state of a context: nextExpected, received_question,
+   sm_prog_state and the trust of the active fingerprint. */
+static const char *smp_state_desc(ConnContext *c)
+{
+    static char buf[160];
+    if (!c) return "ctx=NULL";
+    snprintf(buf, sizeof buf, "next=%s question=%d prog=%s trust=%s",
+             c->smstate ? smp_expect_name(c->smstate->nextExpected) : "(no smstate)",
+             c->smstate ? c->smstate->received_question : -1,
+             c->smstate ? smp_prog_name(c->smstate->sm_prog_state) : "-",
+             !c->active_fingerprint ? "(no fingerprint)"
+             : c->active_fingerprint->trust ? show(c->active_fingerprint->trust) : "NULL");
+    return buf;
+}
+
+/* What an application does inside handle_smp_event (smp_cb set). */
+static void smp_cb_act(struct party *p, OtrlSMPEvent ev, ConnContext *c)
+{
+    say("%s:   (in callback) %s", p->name, smp_state_desc(c));
+    if (ev == OTRL_SMPEVENT_ASK_FOR_SECRET || ev == OTRL_SMPEVENT_ASK_FOR_ANSWER) {
+        if (p->smp_answer) {
+            say("%s:   (answers in the callback with %s)", p->name, show(p->smp_answer));
+            p->L.otrl_message_respond_smp(p->us, &p->ops, p, c,
+                                          (const unsigned char *)p->smp_answer,
+                                          strlen(p->smp_answer));
+            say("%s:   (after answering) %s", p->name, smp_state_desc(c));
+        } else {
+            say("%s:   (leaves the question unanswered)", p->name);
+        }
+    } else if (ev == OTRL_SMPEVENT_CHEATED || ev == OTRL_SMPEVENT_ERROR) {
+        say("%s:   (aborts in the callback)", p->name);
+        p->L.otrl_message_abort_smp(p->us, &p->ops, p, c);
+        say("%s:   (after aborting) %s", p->name, smp_state_desc(c));
+    }
+}
+
 static void cb_handle_smp_event(void *opdata, OtrlSMPEvent smp_event, ConnContext *context,
                                 unsigned short progress_percent, char *question)
 {
@@ -805,6 +870,10 @@ static void cb_handle_smp_event(void *opdata, OtrlSMPEvent smp_event, ConnContex
     say("%s: handle_smp_event %s %s progress=%u question=%s", p->name, smp_name(smp_event),
         ctx_desc(context), progress_percent, show(question));
     p->last_smp = smp_event;
+    if (p->smp_cb) {
+        smp_cb_act(p, smp_event, context);
+        return;
+    }
     if (smp_event == OTRL_SMPEVENT_ASK_FOR_SECRET || smp_event == OTRL_SMPEVENT_ASK_FOR_ANSWER) {
         p->smp_asked = 1;
         p->smp_ctx = context;
@@ -920,6 +989,7 @@ static void setup_party(struct party *p, OtrlPolicy policy, int mms, int load_ke
     p->smp_ctx = NULL;
     p->smp_answer = NULL;
     p->smp_abort = 0;
+    p->smp_cb = 0;
     p->last_smp = OTRL_SMPEVENT_NONE;
     p->last_event = OTRL_MSGEVENT_NONE;
     p->events = 0;
@@ -1004,6 +1074,17 @@ static void deliver(struct qent *e)
     if (e->expect) {
         if (got && strcmp(got, e->expect) == 0) expect_ok++;
         else expect_bad++;
+    }
+    if (capture_type && !captured) {
+        OtrlTLV *t;
+        for (t = tlvs; t; t = t->next)
+            if (t->type == capture_type) {
+                captured = xmalloc(t->len);
+                memcpy(captured, t->data, t->len);
+                captured_len = t->len;
+                say("(captured the TLV %u that %s received)", t->type, p->name);
+                break;
+            }
     }
     if (newmsg) p->L.otrl_message_free(newmsg);
     if (tlvs) p->L.otrl_tlv_free(tlvs);
@@ -1908,6 +1989,252 @@ static void sc_smp(void)
     teardown();
 }
 
+/* Delivers the first message of the network only. */
+static void step(void)
+{
+    struct qent *e = q_head;
+    if (!e) {
+        say("(nothing to deliver)");
+        return;
+    }
+    q_head = e->next;
+    if (!q_head) q_tail = &q_head;
+    deliver(e);
+    free_entry(e);
+}
+
+static void print_smp(struct party *p)
+{
+    say("%s: smp %s", p->name, smp_state_desc(ctx_of(p)));
+}
+
+static int smp_idle(struct party *p)
+{
+    ConnContext *c = ctx_of(p);
+    return c && c->smstate && c->smstate->nextExpected == OTRL_SMP_EXPECT1;
+}
+
+static int trusted(struct party *p)
+{
+    ConnContext *c = ctx_of(p);
+    return c && c->active_fingerprint && c->active_fingerprint->trust &&
+           strcmp(c->active_fingerprint->trust, "smp") == 0;
+}
+
+/* A complete SMP started by alice (bob answers in the callback). */
+static void smp_ok(const char *label, const char *question)
+{
+    say("-- %s", label);
+    alice.last_smp = bob.last_smp = OTRL_SMPEVENT_NONE;
+    bob.smp_answer = "right";
+    if (question)
+        alice.L.otrl_message_initiate_smp_q(alice.us, &alice.ops, &alice, ctx_of(&alice),
+                                            question, (const unsigned char *)"right", 5);
+    else
+        alice.L.otrl_message_initiate_smp(alice.us, &alice.ops, &alice, ctx_of(&alice),
+                                          (const unsigned char *)"right", 5);
+    run();
+    print_smp(&alice);
+    print_smp(&bob);
+    check(alice.last_smp == OTRL_SMPEVENT_SUCCESS && bob.last_smp == OTRL_SMPEVENT_SUCCESS,
+          "%s: SMP succeeds on both sides", label);
+    check(smp_idle(&alice) && smp_idle(&bob), "%s: both expect SMP1 again", label);
+    /* The responder sets its trust only when it was not asked a question
+       (then it has only answered, not checked the initiator's secret). */
+    check(trusted(&alice) && (question || trusted(&bob)),
+          "%s: alice trusts \"smp\"%s", label, question ? "" : ", bob too");
+}
+
+/* An SMP with its Data Message encrypted by the sender's library: one TLV of
+   the given type and payload, as otrl_proto_create_data makes it. */
+static void forge(struct party *from, unsigned short type, const unsigned char *data,
+                  size_t len, int first, const char *label)
+{
+    OtrlTLV *t = from->L.otrl_tlv_new(type, (unsigned short)len, data);
+    char *m = NULL;
+    gcry_error_t e = from->L.otrl_proto_create_data(&m, ctx_of(from), "", t,
+                                                     OTRL_MSGFLAGS_IGNORE_UNREADABLE, NULL);
+    from->L.otrl_tlv_free(t);
+    if (e || !m) die("%s: otrl_proto_create_data: 0x%x", from->name, e);
+    if (first) {
+        /* Ahead of what is already on the network. */
+        struct qent *e;
+        say("-- %s", label);
+        trace_outgoing(from, "raw", from->peer->account, m);
+        e = enqueue(from, from->peer->account, m);
+        e->raw = 1;
+        q_take_last();                      /* e, moved to the front: */
+        e->next = q_head;
+        q_head = e;
+        if (!e->next) q_tail = &e->next;
+        step();
+    } else {
+        put(from, m, label);
+    }
+    from->L.libc_free(m);
+}
+
+static void smp_scenario_start(const char *title, OtrlPolicy pol, unsigned pv)
+{
+    section(title);
+    setup(pol, pol, 0);
+    establish();
+    check_session(pv);
+    alice.smp_cb = bob.smp_cb = 1;
+    hide_flagged_lengths = 1;
+}
+
+static void smp_scenario_end(const char *tag)
+{
+    hide_flagged_lengths = 0;
+    print_state(&alice);
+    print_state(&bob);
+    ping(tag);
+    free(captured);
+    captured = NULL;
+    capture_type = 0;
+    teardown();
+}
+
+/* 10. Aborts at every step of the SMP, by either side, each followed by a
+   successful SMP. Steps: SMP1 delivered and not answered; SMP2 sent (not
+   delivered); SMP2 delivered (SMP3 sent); SMP3 delivered (SMP4 sent). */
+static void sc_smp_abort(void)
+{
+    static const char *points[] = { "after SMP1 (not answered)", "after SMP2 is sent",
+                                    "after SMP3 is sent", "after SMP4 is sent" };
+    int point, who;
+    char label[128];
+    smp_scenario_start("smp-abort: aborts at every step, by either side", OTRL_POLICY_MANUAL, 3);
+    for (point = 0; point < 4; point++)
+        for (who = 0; who < 2; who++) {
+            struct party *ab = who ? &bob : &alice;
+            int steps = point == 0 ? 1 : point, i;
+            snprintf(label, sizeof label, "%s aborts %s", ab->name, points[point]);
+            say("-- %s", label);
+            alice.last_smp = bob.last_smp = OTRL_SMPEVENT_NONE;
+            bob.smp_answer = point == 0 ? NULL : "s";
+            alice.L.otrl_message_initiate_smp(alice.us, &alice.ops, &alice, ctx_of(&alice),
+                                              (const unsigned char *)"s", 1);
+            for (i = 0; i < steps; i++) step();
+            print_smp(&alice);
+            print_smp(&bob);
+            say("(%s calls otrl_message_abort_smp, %zu messages queued)", ab->name, q_count());
+            ab->L.otrl_message_abort_smp(ab->us, &ab->ops, ab, ctx_of(ab));
+            print_smp(ab);
+            run();
+            print_smp(&alice);
+            print_smp(&bob);
+            check(alice.last_smp != OTRL_SMPEVENT_SUCCESS, "%s: alice does not succeed", label);
+            check(smp_idle(&alice) && smp_idle(&bob), "%s: both expect SMP1 again", label);
+            snprintf(label, sizeof label, "new SMP after %s aborts %s", ab->name, points[point]);
+            smp_ok(label, point & 1 ? "q?" : NULL);
+        }
+    smp_scenario_end("after the aborts");
+}
+
+/* 11. A second SMP right after a successful one, then one started by bob. */
+static void sc_smp_again(void)
+{
+    smp_scenario_start("smp-again: two SMPs in a row", OTRL_POLICY_MANUAL, 3);
+    smp_ok("first SMP", "q1?");
+    smp_ok("second SMP right after", NULL);
+    say("-- third SMP, started by bob, with a question");
+    alice.last_smp = bob.last_smp = OTRL_SMPEVENT_NONE;
+    alice.smp_answer = "x";
+    bob.L.otrl_message_initiate_smp_q(bob.us, &bob.ops, &bob, ctx_of(&bob), "q3?",
+                                      (const unsigned char *)"x", 1);
+    run();
+    print_smp(&alice);
+    print_smp(&bob);
+    check(alice.last_smp == OTRL_SMPEVENT_SUCCESS && bob.last_smp == OTRL_SMPEVENT_SUCCESS,
+          "third SMP succeeds on both sides");
+    smp_scenario_end("after three SMPs");
+}
+
+/* 12. The SMP on a protocol version 2 session. */
+static void sc_smp_v2(void)
+{
+    smp_scenario_start("smp-v2: SMP on a v2 session", OTRL_POLICY_ALLOW_V2, 2);
+    smp_ok("v2 SMP with a question", "v2?");
+    say("-- v2 SMP with a wrong answer");
+    alice.last_smp = bob.last_smp = OTRL_SMPEVENT_NONE;
+    bob.smp_answer = "wrong";
+    alice.L.otrl_message_initiate_smp(alice.us, &alice.ops, &alice, ctx_of(&alice),
+                                      (const unsigned char *)"right", 5);
+    run();
+    print_smp(&alice);
+    print_smp(&bob);
+    check(alice.last_smp == OTRL_SMPEVENT_FAILURE && bob.last_smp == OTRL_SMPEVENT_FAILURE,
+          "v2 SMP with a wrong answer fails on both sides");
+    smp_ok("v2 SMP again", NULL);
+    smp_scenario_end("v2 after SMP");
+}
+
+/* 13. SMP messages out of order, replayed, and with a value out of range. */
+static void sc_smp_inject(void)
+{
+    char *smp2wire;
+    unsigned char *smp2 = NULL, *smp3 = NULL;
+    size_t smp2len = 0, smp3len = 0;
+    /* count 6, then six MPIs: g2a = 1 (out of range), then small values */
+    static const unsigned char bad1[] = { 0, 0, 0, 6, 0, 0, 0, 1, 1, 0, 0, 0, 1, 5,
+        0, 0, 0, 1, 7, 0, 0, 0, 1, 2, 0, 0, 0, 1, 5, 0, 0, 0, 1, 7 };
+    smp_scenario_start("smp-inject: replayed, out-of-order and out-of-range SMP messages",
+                       OTRL_POLICY_MANUAL, 3);
+    say("-- an SMP step by step; SMP2 and SMP3 are captured");
+    bob.smp_answer = "s";
+    alice.L.otrl_message_initiate_smp(alice.us, &alice.ops, &alice, ctx_of(&alice),
+                                      (const unsigned char *)"s", 1);
+    step();                                 /* SMP1 -> bob, SMP2 queued */
+    if (!q_head) die("no SMP2 was sent");
+    smp2wire = xstrdup(q_head->msg);
+    capture_type = OTRL_TLV_SMP2;
+    step();                                 /* SMP2 -> alice, SMP3 queued */
+    if (captured) { smp2 = captured; smp2len = captured_len; captured = NULL; }
+    capture_type = OTRL_TLV_SMP3;
+    step();                                 /* SMP3 -> bob, SMP4 queued */
+    if (captured) { smp3 = captured; smp3len = captured_len; captured = NULL; }
+    capture_type = 0;
+    check(smp2 && smp3, "SMP2 and SMP3 captured");
+    if (!smp2 || !smp3) die("no SMP TLVs captured");
+    print_smp(&alice);
+    print_smp(&bob);
+    forge(&bob, OTRL_TLV_SMP2, smp2, smp2len, 1,
+          "SMP2 again (re-encrypted, ahead of SMP4), alice expects SMP4");
+    print_smp(&alice);
+    print_smp(&bob);
+    run();
+    print_smp(&alice);
+    print_smp(&bob);
+    check(smp_idle(&alice) && smp_idle(&bob), "both expect SMP1 after the disorder");
+    put(&bob, smp2wire, "the SMP2 Data Message replayed as it was");
+    print_smp(&alice);
+    forge(&bob, OTRL_TLV_SMP2, smp2, smp2len, 0, "SMP2 (re-encrypted) when alice expects SMP1");
+    print_smp(&alice);
+    print_smp(&bob);
+    forge(&alice, OTRL_TLV_SMP3, smp3, smp3len, 0, "SMP3 (re-encrypted) when bob expects SMP1");
+    print_smp(&alice);
+    print_smp(&bob);
+    check(smp_idle(&alice) && smp_idle(&bob), "both expect SMP1 after the out-of-order messages");
+    smp_ok("a good SMP after the out-of-order messages", NULL);
+    bob.last_smp = OTRL_SMPEVENT_NONE;
+    forge(&alice, OTRL_TLV_SMP1, bad1, sizeof bad1, 0, "SMP1 with g2a = 1 from alice");
+    print_smp(&alice);
+    print_smp(&bob);
+    check(bob.last_smp == OTRL_SMPEVENT_CHEATED || bob.last_smp == OTRL_SMPEVENT_ERROR,
+          "bob sees CHEATED or ERROR");
+    check(smp_idle(&alice) && smp_idle(&bob), "both expect SMP1 after the bad SMP1");
+    hide_flagged_lengths = 0;
+    ping("after the bad SMP1");
+    hide_flagged_lengths = 1;
+    smp_ok("a good SMP after the bad SMP1", "after?");
+    free(smp2wire);
+    free(smp2);
+    free(smp3);
+    smp_scenario_end("after the injections");
+}
+
 /* ------------------------------------------------------------------------ */
 /* Start-up                                                                 */
 
@@ -2013,6 +2340,10 @@ static const struct { const char *name; void (*fn)(void); } scenarios[] = {
     { "poll", sc_poll },
     { "malformed", sc_malformed },
     { "smp", sc_smp },
+    { "smp-abort", sc_smp_abort },
+    { "smp-again", sc_smp_again },
+    { "smp-v2", sc_smp_v2 },
+    { "smp-inject", sc_smp_inject },
 };
 
 int main(int argc, char **argv)
@@ -2090,6 +2421,8 @@ int main(int argc, char **argv)
     for (s = 0; s < sizeof scenarios / sizeof *scenarios; s++) {
         int skipped = 0;
         for (i = 0; i < nskip; i++) skipped |= strcmp(skip[i], scenarios[s].name) == 0;
+        /* --skip smp leaves out every SMP scenario */
+        skipped |= skip_smp && strncmp(scenarios[s].name, "smp", 3) == 0;
         if (skipped || (only && strcmp(only, scenarios[s].name) != 0)) continue;
         scenarios[s].fn();
         ran++;
