@@ -2030,13 +2030,14 @@ pub unsafe extern "C" fn otrl_message_abort_smp(
         if context.is_null() {
             return;
         }
-        // As 4.1.1: only the expected step goes back to the start; the
-        // progress and question flags stay for the application to read.
-        // The engine's secrets of the abandoned run are wiped.
+        // As 4.1.1: only the expected step goes back to the start. The
+        // progress, the question flag and the run's numbers stay: an abort
+        // from inside a callback may be followed by the step the library
+        // was about to expect (4.1.1 completes such a run). The next run
+        // replaces the numbers.
         if let Some(sm) = (*context).smstate.as_mut() {
             sm.nextExpected = crate::sm::NextExpectedSMPValues::OTRL_SMP_EXPECT1 as c_uint;
         }
-        session(context).smp.reset();
         send_smp_tlv(
             Ops { ops, opdata },
             context,
