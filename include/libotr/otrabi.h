@@ -1313,8 +1313,9 @@ void otrl_message_initiate_smp_q(OtrlUserState us, const OtrlMessageAppOps *ops,
 void otrl_message_respond_smp(OtrlUserState us, const OtrlMessageAppOps *ops, void *opdata, ConnContext *context, const unsigned char *secret, size_t secretlen);
 
 /*
- Abandons the SMP run: resets the state and tells the peer. Safe to call
- from inside `handle_smp_event`.
+ Abandons the SMP run: the state expects SMP1 again (progress and
+ question flags are kept, as in 4.1.1) and the peer is told. Safe to
+ call from inside `handle_smp_event`.
 
  # Safety
  `us` is a valid user state; `ops` is NULL or a callback table; `context`
