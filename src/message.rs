@@ -391,14 +391,29 @@ unsafe fn fragment_and_send(
             (*ctx).their_instance,
         )
     };
-    let pieces = match otr_core::fragment::fragment_message(mms, version, ours, theirs, msg) {
+    let send_all = policy == OtrlFragmentPolicyValues::OTRL_FRAGMENT_SEND_ALL as c_uint;
+    let msg = wire::c_str(msg);
+    if !otr_core::fragment::needs_fragmenting(mms, msg.len()) {
+        // One piece: injected, or handed back whole (libotr copies it into
+        // `*ret`; when `*ret` already is this message nothing changes).
+        if send_all {
+            ops.inject(ctx, msg);
+        } else if let Some(r) = unsafe { ret.as_mut() } {
+            // SAFETY: *r is NULL or a malloc'd C string made by this library.
+            if unsafe { bytes(*r) } != Some(msg) {
+                unsafe { crate::ffi::free(*r) };
+                *r = malloc_cstring(msg);
+            }
+        }
+        return 0;
+    }
+    let pieces = match otr_core::fragment::fragment_create(mms, version, ours, theirs, msg) {
         Ok(p) => p,
         Err(e) => return e.value(),
     };
     let last = pieces.len() - 1;
     let keep_first = policy == OtrlFragmentPolicyValues::OTRL_FRAGMENT_SEND_ALL_BUT_FIRST as c_uint;
     let keep_last = policy == OtrlFragmentPolicyValues::OTRL_FRAGMENT_SEND_ALL_BUT_LAST as c_uint;
-    let send_all = policy == OtrlFragmentPolicyValues::OTRL_FRAGMENT_SEND_ALL as c_uint;
     let hand_back = |piece: &[u8]| {
         if let Some(r) = unsafe { ret.as_mut() } {
             // SAFETY: *r is NULL or a message this call made; replaced here.
@@ -406,14 +421,6 @@ unsafe fn fragment_and_send(
             *r = malloc_cstring(piece);
         }
     };
-    if last == 0 {
-        if send_all {
-            ops.inject(ctx, &pieces[0]);
-        } else {
-            hand_back(&pieces[0]);
-        }
-        return 0;
-    }
     for (i, piece) in pieces.iter().enumerate() {
         if (i == 0 && keep_first) || (i == last && keep_last) {
             hand_back(piece);
@@ -1059,17 +1066,7 @@ unsafe fn receive(
         ) {
             ensure_instag(ops, us, master);
         }
-        let best = otrl_context_find(
-            us,
-            sender,
-            accountname,
-            protocol,
-            crate::instag::OTRL_INSTAG_BEST,
-            0,
-            null_mut(),
-            None,
-            null_mut(),
-        );
+
         let mut child_added = 0;
         // A v3 fragment names its instances in its own header: it is
         // reassembled in that instance's child context.
@@ -1221,6 +1218,17 @@ unsafe fn receive(
                 }
                 // Plain text while any instance is private (or while policy
                 // requires encryption) is reported, not shown.
+                let best = otrl_context_find(
+                    us,
+                    sender,
+                    accountname,
+                    protocol,
+                    crate::instag::OTRL_INSTAG_BEST,
+                    0,
+                    null_mut(),
+                    None,
+                    null_mut(),
+                );
                 let best_state = best.as_ref().map_or(PLAINTEXT, |b| b.msgstate);
                 if best_state != PLAINTEXT || policy & OTRL_POLICY_REQUIRE_ENCRYPTION != 0 {
                     let shown = bytes(*newmessagep).map(<[u8]>::to_vec).unwrap_or(text);
@@ -1430,13 +1438,12 @@ pub(crate) unsafe fn accept_data(
 ) -> Result<otr_core::data::Received, (Option<u8>, gcry_error_t)> {
     // SAFETY: per the contract.
     unsafe {
-        let parsed = wire::otr_decode(text)
-            .ok()
-            .and_then(|b| wire::DataMessage::parse(&b).ok());
+        let raw = wire::otr_decode(text).unwrap_or_default();
+        let parsed = wire::DataMessage::parse(&raw).ok();
         let flags = parsed.as_ref().map(|m| m.flags);
         let s = session(ctx);
         let result = match (&parsed, s.data.as_mut()) {
-            (Some(m), Some(d)) if d.version == m.header.version => d.decrypt(m),
+            (Some(m), Some(d)) if d.version == m.header.version => d.decrypt_raw(m, &raw),
             _ => Err(OtrError::libotr(code::INV_VALUE)),
         };
         sync_keyids(ctx);

@@ -182,7 +182,7 @@ impl DataSession {
         body.extend_from_slice(tlvs);
         let mut encrypted_message = body.to_vec();
         aes128_ctr(&sess.keys.send_aes, &sess.send_ctr, &mut encrypted_message);
-        let mut msg = DataMessage {
+        let msg = DataMessage {
             header,
             flags,
             sender_keyid,
@@ -193,15 +193,33 @@ impl DataSession {
             mac: [0; 20],
             old_mac_keys,
         };
-        msg.mac = hmac_sha1(&sess.keys.send_mac, &[&msg.authenticated_bytes()]);
+        // Serialize once and MAC the prefix in place: the MAC field follows
+        // the authenticated bytes directly.
+        let end = msg.authenticated_range().end;
+        let mut bytes = msg.to_bytes();
+        let mac = hmac_sha1(&sess.keys.send_mac, &[&bytes[..end]]);
+        bytes[end..end + 20].copy_from_slice(&mac);
         let extra = Zeroizing::new(sess.keys.extra_key);
-        Ok((msg.to_bytes(), extra))
+        Ok((bytes, extra))
     }
 
     /// Checks and decrypts a data message, rotating keys as it asks. Errors
     /// are libotr's: `GPG_ERR_CONFLICT` for unknown keys, a bad MAC or a
     /// replayed counter; nothing changes then.
     pub fn decrypt(&mut self, msg: &DataMessage) -> Result<Received> {
+        self.decrypt_parsed(msg, &msg.authenticated_bytes())
+    }
+
+    /// [`DataSession::decrypt`] for a message parsed from `raw`: the MAC is
+    /// checked over `raw`'s own bytes, without serializing the message again.
+    pub fn decrypt_raw(&mut self, msg: &DataMessage, raw: &[u8]) -> Result<Received> {
+        let authenticated = raw
+            .get(..msg.authenticated_range().end)
+            .ok_or_else(conflict)?;
+        self.decrypt_parsed(msg, authenticated)
+    }
+
+    fn decrypt_parsed(&mut self, msg: &DataMessage, authenticated: &[u8]) -> Result<Received> {
         let (s, r) = (msg.sender_keyid, msg.recipient_keyid);
         if self.their_keyid == 0
             || s == 0
@@ -217,7 +235,7 @@ impl DataSession {
             (self.their_keyid - s) as usize,
         );
         let sess = self.session(i, j)?;
-        let mac = hmac_sha1(&sess.keys.recv_mac, &[&msg.authenticated_bytes()]);
+        let mac = hmac_sha1(&sess.keys.recv_mac, &[authenticated]);
         if !ct_eq(&mac, &msg.mac) {
             return Err(conflict());
         }
