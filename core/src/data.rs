@@ -14,13 +14,15 @@ use zeroize::Zeroizing;
 use crate::ake::Established;
 use crate::crypto::dh::DhKeyPair;
 use crate::crypto::kdf::SessionKeys;
-use crate::crypto::symmetric::{aes128_ctr, ct_eq, hmac_sha1};
+use crate::crypto::symmetric::{aes128_ctr, ct_eq, HmacSha1Key};
 use crate::error::{code, OtrError, Result};
 use crate::wire::{DataMessage, Header, MSGTYPE_DATA};
 
 /// Keys and counters for one (our key, their key) pair.
 struct Session {
     keys: SessionKeys,
+    send_mac: HmacSha1Key,
+    recv_mac: HmacSha1Key,
     send_ctr: [u8; 8],
     recv_ctr: [u8; 8],
     recv_mac_used: bool,
@@ -28,8 +30,11 @@ struct Session {
 
 impl Session {
     fn new(ours: &DhKeyPair, their: &[u8]) -> Result<Self> {
+        let keys = SessionKeys::compute(ours, their)?;
         Ok(Session {
-            keys: SessionKeys::compute(ours, their)?,
+            send_mac: HmacSha1Key::new(&keys.send_mac),
+            recv_mac: HmacSha1Key::new(&keys.recv_mac),
+            keys,
             send_ctr: [0; 8],
             recv_ctr: [0; 8],
             recv_mac_used: false,
@@ -197,7 +202,7 @@ impl DataSession {
         // the authenticated bytes directly.
         let end = msg.authenticated_range().end;
         let mut bytes = msg.to_bytes();
-        let mac = hmac_sha1(&sess.keys.send_mac, &[&bytes[..end]]);
+        let mac = sess.send_mac.mac(&[&bytes[..end]]);
         bytes[end..end + 20].copy_from_slice(&mac);
         let extra = Zeroizing::new(sess.keys.extra_key);
         Ok((bytes, extra))
@@ -235,7 +240,7 @@ impl DataSession {
             (self.their_keyid - s) as usize,
         );
         let sess = self.session(i, j)?;
-        let mac = hmac_sha1(&sess.keys.recv_mac, &[authenticated]);
+        let mac = sess.recv_mac.mac(&[authenticated]);
         if !ct_eq(&mac, &msg.mac) {
             return Err(conflict());
         }

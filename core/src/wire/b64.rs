@@ -156,7 +156,7 @@ pub fn otr_decode(msg: &[u8]) -> Result<Vec<u8>, i32> {
 
 /// Position of the first occurrence of `needle` in `hay` (`strstr`).
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    memchr::memmem::find(hay, needle)
+    super::classify::find(hay, needle)
 }
 
 /// Splits off everything from the first `=`, where libotr stops reading;

@@ -96,9 +96,22 @@ pub fn c_str(msg: &[u8]) -> &[u8] {
 
 /// Position of the first `needle` in `hay` (`strstr`).
 pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    // Messages run to tens of kilobytes and are scanned several times
-    // each: a SIMD substring search keeps that off the profile.
-    memchr::memmem::find(hay, needle)
+    // A SIMD scan for the needle's first byte, then a compare: the needles
+    // here are short constants ("?OTR", the whitespace tag) whose first
+    // byte is rare, and building a substring searcher per call would cost
+    // more than the scan on IM-sized messages.
+    let Some((&first, rest)) = needle.split_first() else {
+        return Some(0);
+    };
+    let mut start = 0;
+    while let Some(i) = memchr::memchr(first, &hay[start..]) {
+        let at = start + i;
+        if hay[at + 1..].starts_with(rest) {
+            return Some(at);
+        }
+        start = at + 1;
+    }
+    None
 }
 
 /// The message from its first `"?OTR"` on, if it has one.
