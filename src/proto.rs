@@ -100,11 +100,15 @@ pub static otrl_api_version: AtomicU32 = AtomicU32::new(0);
 #[no_mangle]
 pub extern "C" fn otrl_init(ver_major: c_uint, ver_minor: c_uint, ver_sub: c_uint) -> gcry_error_t {
     if ver_major != OTRL_VERSION_MAJOR || ver_minor > OTRL_VERSION_MINOR {
-        eprintln!(
-            "Expected libotr API version {ver_major}.{ver_minor}.{ver_sub} incompatible with actual version {}.{}.{}.  Aborting.",
-            OTRL_VERSION_MAJOR,
-            OTRL_VERSION_MINOR,
-            crate::version::OTRL_VERSION_SUB
+        // A closed stderr must not become a panic inside C's call.
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!(
+                "Expected libotr API version {ver_major}.{ver_minor}.{ver_sub} incompatible with actual version {}.{}.{}.  Aborting.\n",
+                OTRL_VERSION_MAJOR,
+                OTRL_VERSION_MINOR,
+                crate::version::OTRL_VERSION_SUB
+            ),
         );
         return otr_core::error::OtrError::libotr(otr_core::error::code::INV_VALUE).value();
     }
