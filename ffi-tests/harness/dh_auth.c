@@ -254,8 +254,9 @@ static int msgtype(const char *m)
     return t;
 }
 
-/* The length of a binary message (by its size it tells whether instance
-   tags are there) and its 3-byte header; with `tags`, also the two tags. */
+/* The 3-byte header of a binary message; with `tags`, also the two tags.
+   (Its length is not printed: it shrinks when a random g^x happens to
+   start with a zero byte.) */
 static void say_header(const char *label, const char *m, int tags)
 {
     unsigned char *buf;
@@ -264,7 +265,7 @@ static void say_header(const char *label, const char *m, int tags)
         SAY("%s: no message", label);
         return;
     }
-    printf("%s: len=%zu header", label, len);
+    printf("%s: header", label);
     for (i = 0; i < len && i < n; i++) printf(" %02x", buf[i]);
     putchar('\n');
     free(buf);
