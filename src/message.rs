@@ -1542,8 +1542,8 @@ unsafe fn receive_data(
             1
         } else {
             let mut converted: *mut c_char = null_mut();
-            let plain = cstring(&got.text);
             if let Some(f) = ops.get().and_then(|o| o.convert_msg) {
+                let plain = cstring(&got.text);
                 f(
                     ops.opdata,
                     ctx,
