@@ -1897,14 +1897,16 @@ unsafe fn init_respond_smp(
         if ctx.is_null() || (*ctx).msgstate != ENCRYPTED {
             return;
         }
-        let Some(combined) = smp_secret(us, ctx, secret, initiating) else {
+        // The hashed secret is wiped when this function returns.
+        let Some(combined) = smp_secret(us, ctx, secret, initiating).map(zeroize::Zeroizing::new)
+        else {
             return;
         };
         let smp = &mut session(ctx).smp;
         let payload = if initiating {
-            smp.step1(&combined)
+            smp.step1(&combined[..])
         } else {
-            match smp.step2b(&combined) {
+            match smp.step2b(&combined[..]) {
                 Ok(p) => p,
                 Err(_) => return,
             }
