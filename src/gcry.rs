@@ -5,7 +5,7 @@
 //! an application that links libgcrypt sees the same types as with 4.1.1.
 #![allow(non_camel_case_types)]
 
-use core::ffi::{c_int, c_uint, c_void};
+use core::ffi::{c_uint, c_void};
 
 /// `gcry_error_t`: libgpg-error's packed source and code.
 pub type gcry_error_t = c_uint;
@@ -65,41 +65,20 @@ static ERRNO_TO_GPG: [u16; 126] = [
 
 /// The DSA public key inside a libgcrypt S-expression made by the caller.
 ///
-/// The library does not link libgcrypt; when the process has it loaded,
-/// `gcry_sexp_sprint` is looked up at run time and the expression printed in
-/// canonical form, which the engine's own parser reads. None when libgcrypt
-/// is absent, `pubs` is NULL, or no DSA key is inside.
+/// The library does not link libgcrypt; when the process has it loaded, the
+/// expression is printed in canonical form through it (see
+/// [`crate::libgcrypt`]), which the engine's own parser reads. None when
+/// libgcrypt is absent, `pubs` is NULL, or no DSA key is inside.
 ///
 /// # Safety
 /// `pubs` is NULL or a live libgcrypt S-expression.
 pub unsafe fn public_key_of(pubs: gcry_sexp_t) -> Option<otr_core::crypto::dsa::DsaPublicKey> {
     use otr_core::store::sexp;
-    type Sprint = unsafe extern "C" fn(gcry_sexp_t, c_int, *mut c_void, usize) -> usize;
-    const GCRYSEXP_FMT_CANON: c_int = 1;
     if pubs.is_null() {
         return None;
     }
-    // SAFETY: dlsym with a NUL-terminated name; the result is NULL or the
-    // address of libgcrypt's gcry_sexp_sprint, whose signature is Sprint.
-    let sprint: Sprint = unsafe {
-        let f = libc::dlsym(libc::RTLD_DEFAULT, c"gcry_sexp_sprint".as_ptr());
-        if f.is_null() {
-            return None;
-        }
-        core::mem::transmute::<*mut c_void, Sprint>(f)
-    };
-    // SAFETY: pubs is a libgcrypt S-expression per the caller; a NULL buffer
-    // asks for the length, and the second call fills a buffer of that size.
-    let text = unsafe {
-        let n = sprint(pubs, GCRYSEXP_FMT_CANON, core::ptr::null_mut(), 0);
-        if n == 0 {
-            return None;
-        }
-        let mut buf = vec![0u8; n];
-        let written = sprint(pubs, GCRYSEXP_FMT_CANON, buf.as_mut_ptr().cast(), n);
-        buf.truncate(written);
-        buf
-    };
+    // SAFETY: pubs is a live S-expression of the process's libgcrypt.
+    let text = unsafe { crate::libgcrypt::get()?.sexp_canonical(pubs)? };
     let parsed = sexp::parse(&text).ok()?;
     let dsa = parsed.find_token(b"dsa")?;
     let get = |name: &[u8]| {

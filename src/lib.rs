@@ -15,6 +15,7 @@ pub mod context_priv;
 pub mod dh;
 pub mod gcry;
 pub mod instag;
+pub mod libgcrypt;
 pub mod mem;
 pub mod message;
 pub mod privkey;

@@ -319,7 +319,10 @@ fn new_cell(stored: StoredKey) -> Result<*mut OtrlPrivKey, gcry_error_t> {
             accountname,
             protocol,
             pubkey_type: OTRL_PUBKEY_TYPE_DSA,
-            privkey: null_mut(),
+            // A genuine gcry_sexp_t where the application has libgcrypt:
+            // Psi prints it with gcry_sexp_sprint to save the key.
+            privkey: crate::libgcrypt::get()
+                .map_or(null_mut(), |g| g.sexp_new(&stored.private_key)),
             pubkey_data,
             pubkey_datalen: pubdata.len() - 2,
         },
@@ -336,6 +339,12 @@ unsafe fn free_cell(p: *mut OtrlPrivKey) {
     // SAFETY: p is the first field of a boxed KeyCell.
     unsafe {
         let cell = Box::from_raw(p.cast::<KeyCell>());
+        if !cell.c.privkey.is_null() {
+            // Only ever set when libgcrypt was found, which pins it loaded.
+            if let Some(g) = crate::libgcrypt::get() {
+                g.sexp_release(cell.c.privkey);
+            }
+        }
         free(cell.c.accountname);
         free(cell.c.protocol);
         free(cell.c.pubkey_data);
@@ -1164,6 +1173,24 @@ mod tests {
             );
         }
         us
+    }
+
+    #[test]
+    fn privkey_slot_is_null_without_libgcrypt() {
+        // The test binary does not load libgcrypt, so no gcry_sexp_t can be
+        // made; with libgcrypt loaded the C harness gcry_sexp checks the slot.
+        assert!(crate::libgcrypt::get().is_none());
+        let dir = scratch("nogcrypt");
+        let us = two_keys(&cpath(&dir.join("keys")));
+        // SAFETY: us is valid; its keys are walked read-only.
+        unsafe {
+            let mut k = (*us).privkey_root;
+            while let Some(key) = k.as_ref() {
+                assert!(key.privkey.is_null());
+                k = key.next;
+            }
+            otrl_userstate_free(us);
+        }
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub struct s_OtrlPrivKey {
     pub accountname: *mut c_char,
     pub protocol: *mut c_char,
     pub pubkey_type: c_ushort,
+    /// `(private-key (dsa (p)(q)(g)(y)(x)))` as a genuine libgcrypt
+    /// S-expression when the process has libgcrypt loaded, else NULL
+    /// (4.1.1 always has one). Owned by the library.
     pub privkey: gcry_sexp_t,
     pub pubkey_data: *mut c_uchar,
     pub pubkey_datalen: usize,

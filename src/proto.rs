@@ -97,6 +97,11 @@ pub static otrl_api_version: AtomicU32 = AtomicU32::new(0);
 /// major version or a newer minor one, as upstream 4.1.1 does. (Debian's
 /// build of 4.1.1 accepts every version; see the README.) It may be called
 /// any number of times, from any thread.
+///
+/// When the process has libgcrypt loaded, this runs its initialisation
+/// (`gcry_check_version(NULL)`) as 4.1.1 does, for applications that use
+/// libgcrypt without initialising it. Unlike 4.1.1 it does not install
+/// libotr's allocation handlers into libgcrypt.
 #[no_mangle]
 pub extern "C" fn otrl_init(ver_major: c_uint, ver_minor: c_uint, ver_sub: c_uint) -> gcry_error_t {
     if ver_major != OTRL_VERSION_MAJOR || ver_minor > OTRL_VERSION_MINOR {
@@ -111,6 +116,11 @@ pub extern "C" fn otrl_init(ver_major: c_uint, ver_minor: c_uint, ver_sub: c_uin
             ),
         );
         return otr_core::error::OtrError::libotr(otr_core::error::code::INV_VALUE).value();
+    }
+    // 4.1.1 initialises libgcrypt here; applications such as Psi's plugin
+    // use libgcrypt afterwards without initialising it themselves.
+    if let Some(g) = crate::libgcrypt::get() {
+        g.initialise();
     }
     let this = (ver_major << 16) | (ver_minor.min(0xff) << 8) | ver_sub.min(0xff);
     let _ = otrl_api_version.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |cur| {

@@ -401,6 +401,11 @@ typedef struct s_OtrlPrivKey {
   char *accountname;
   char *protocol;
   unsigned short pubkey_type;
+  /*
+   `(private-key (dsa (p)(q)(g)(y)(x)))` as a genuine libgcrypt
+   S-expression when the process has libgcrypt loaded, else NULL
+   (4.1.1 always has one). Owned by the library.
+   */
   gcry_sexp_t privkey;
   unsigned char *pubkey_data;
   size_t pubkey_datalen;
@@ -1580,6 +1585,11 @@ gcry_error_t otrl_privkey_verify(const unsigned char *sigbuf, size_t siglen, uns
  major version or a newer minor one, as upstream 4.1.1 does. (Debian's
  build of 4.1.1 accepts every version; see the README.) It may be called
  any number of times, from any thread.
+
+ When the process has libgcrypt loaded, this runs its initialisation
+ (`gcry_check_version(NULL)`) as 4.1.1 does, for applications that use
+ libgcrypt without initialising it. Unlike 4.1.1 it does not install
+ libotr's allocation handlers into libgcrypt.
  */
 gcry_error_t otrl_init(unsigned int ver_major, unsigned int ver_minor, unsigned int ver_sub);
 

@@ -759,6 +759,25 @@ impl Sexp {
         to_advanced_all(core::slice::from_ref(self))
     }
 
+    /// This expression in libgcrypt's canonical format
+    /// (`(11:private-key(3:dsa..))`), the unambiguous form to hand to
+    /// `gcry_sexp_sscan`. Wiped when dropped, as it may hold a secret key.
+    pub fn to_canonical(&self) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(Vec::new());
+        for tok in flatten(core::slice::from_ref(self)) {
+            match tok {
+                Tok::Open => out.push(b'('),
+                Tok::Close => out.push(b')'),
+                Tok::Data(d) => {
+                    out.extend_from_slice(d.len().to_string().as_bytes());
+                    out.push(b':');
+                    out.extend_from_slice(d);
+                }
+            }
+        }
+        out
+    }
+
     /// The bytes of an atom; `None` for a list.
     pub fn as_atom(&self) -> Option<&[u8]> {
         match self {
@@ -823,22 +842,13 @@ mod tests {
 
     fn canon_of(items: &[Sexp]) -> Vec<u8> {
         // libgcrypt's canonical format, to pin the structure in tests.
-        let mut out = Vec::new();
-        for tok in flatten(items) {
-            match tok {
-                Tok::Open => out.push(b'('),
-                Tok::Close => out.push(b')'),
-                Tok::Data(d) => {
-                    out.extend_from_slice(d.len().to_string().as_bytes());
-                    out.push(b':');
-                    out.extend_from_slice(d);
-                }
-            }
-        }
         if items.is_empty() {
-            out.extend_from_slice(b"()");
+            return b"()".to_vec();
         }
-        out
+        items
+            .iter()
+            .flat_map(|i| i.to_canonical().to_vec())
+            .collect()
     }
 
     fn canon(input: &[u8]) -> Vec<u8> {
