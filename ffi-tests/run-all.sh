@@ -2,7 +2,8 @@
 # The test command of libotr-rs (README: "make check"). It installs what it
 # needs, then runs: formatting and lint checks, the Rust unit tests, the
 # header freshness check, the ABI checks against Debian's libotr 4.1.1
-# headers and library, and every C harness against both libraries.
+# headers and library, every C harness against both libraries, and the
+# real applications (ffi-tests/apps).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -49,6 +50,11 @@ done
 for s in ffi-tests/cross/*.sh; do
   [ -e "$s" ] || continue
   step "cross $(basename "$s" .sh)" bash "$s" "$stage" "$out"
+done
+
+for s in ffi-tests/apps/*.sh; do
+  [ -e "$s" ] || continue
+  step "apps $(basename "$s" .sh)" bash "$s" "$stage" "$out"
 done
 
 echo
