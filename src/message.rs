@@ -271,6 +271,18 @@ impl Ops {
         }
     }
 
+    /// [`Ops::inject`] for a message that already is a C string.
+    fn inject_c(&self, ctx: *mut ConnContext, msg: *const c_char) {
+        if let Some(f) = self.get().and_then(|o| o.inject_message) {
+            // SAFETY: ctx is live; its name strings and msg are C strings
+            // that outlive the call.
+            unsafe {
+                let c = &*ctx;
+                f(self.opdata, c.accountname, c.protocol, c.username, msg);
+            }
+        }
+    }
+
     fn has_inject(&self) -> bool {
         self.get().is_some_and(|o| o.inject_message.is_some())
     }
@@ -397,7 +409,11 @@ unsafe fn fragment_and_send(
         // One piece: injected, or handed back whole (libotr copies it into
         // `*ret`; when `*ret` already is this message nothing changes).
         if send_all {
-            ops.inject(ctx, msg);
+            // SAFETY: *ret is NULL or a C string made by this library.
+            match unsafe { ret.as_ref() } {
+                Some(&r) if unsafe { bytes(r) } == Some(msg) => ops.inject_c(ctx, r),
+                _ => ops.inject(ctx, msg),
+            }
         } else if let Some(r) = unsafe { ret.as_mut() } {
             // SAFETY: *r is NULL or a malloc'd C string made by this library.
             if unsafe { bytes(*r) } != Some(msg) {
@@ -836,21 +852,29 @@ pub unsafe extern "C" fn otrl_message_sending(
                 );
             }
         }
+        // The application's own string is read in place; a converted one
+        // is copied, as it is handed back to the application now.
+        let converted_copy;
         let text = match bytes(converted) {
-            Some(t) => t.to_vec(),
-            None => original.to_vec(),
+            Some(t) => {
+                converted_copy = t.to_vec();
+                &converted_copy[..]
+            }
+            None => original,
         };
         if !converted.is_null() {
             if let Some(f) = ops.get().and_then(|o| o.convert_free) {
                 f(opdata, ctx, converted);
             }
         }
-        let err = prepare_send(ops, us, ctx, &text, tlvs, messagep);
+        let err = prepare_send(ops, us, ctx, text, tlvs, messagep);
         if err != 0 {
             return err;
         }
-        if let Some(msg) = bytes(*messagep).map(<[u8]>::to_vec) {
-            return fragment_and_send(ops, ctx, &msg, fragPolicy, messagep);
+        // Read in place too: fragment_and_send replaces *messagep only
+        // after it is done with the text.
+        if let Some(msg) = bytes(*messagep) {
+            return fragment_and_send(ops, ctx, msg, fragPolicy, messagep);
         }
         0
     })
@@ -876,9 +900,9 @@ unsafe fn prepare_send(
             return 0;
         }
         let c = &mut *ctx;
-        let account = bytes(c.accountname).unwrap_or_default().to_vec();
+        let account = bytes(c.accountname).unwrap_or_default();
         if wire::message_type(text) == MessageType::Query {
-            *messagep = malloc_cstring(&wire::default_query_msg(&account, policy));
+            *messagep = malloc_cstring(&wire::default_query_msg(account, policy));
             c.otr_offer = crate::context::OtrlOfferValues::OFFER_SENT as c_uint;
             return 0;
         }
@@ -896,7 +920,7 @@ unsafe fn prepare_send(
                     p.lastsent = now() as libc::time_t;
                     p.may_retransmit = 2;
                     otrl_context_update_recent_child(ctx, 1);
-                    *messagep = malloc_cstring(&wire::default_query_msg(&account, policy));
+                    *messagep = malloc_cstring(&wire::default_query_msg(account, policy));
                     (*ctx).otr_offer = crate::context::OtrlOfferValues::OFFER_SENT as c_uint;
                 } else if policy & OTRL_POLICY_SEND_WHITESPACE_TAG != 0
                     && c.otr_offer != crate::context::OtrlOfferValues::OFFER_REJECTED as c_uint
@@ -911,7 +935,7 @@ unsafe fn prepare_send(
                     Ok((msg, _)) => {
                         otrl_context_update_recent_child(ctx, 1);
                         *messagep = malloc_cstring(&msg);
-                        session(ctx).last_message = Some(zeroize::Zeroizing::new(text.to_vec()));
+                        remember_last(ctx, text);
                         (*(*ctx).context_priv).may_retransmit = 0;
                     }
                     Err(err) => {
@@ -943,6 +967,25 @@ unsafe fn prepare_send(
             }
             _ => 0,
         }
+    }
+}
+
+/// Keeps `text` for resending (4.1.1's `lastmessage`), in the buffer of
+/// the previous one when it has room.
+///
+/// # Safety
+/// `ctx` is live.
+unsafe fn remember_last(ctx: *mut ConnContext, text: &[u8]) {
+    // SAFETY: per the contract.
+    let s = unsafe { session(ctx) };
+    match &mut s.last_message {
+        Some(buf) => {
+            // Clearing leaves the old bytes in spare capacity; they are
+            // overwritten here and the whole capacity is wiped on drop.
+            buf.clear();
+            buf.extend_from_slice(text);
+        }
+        None => s.last_message = Some(zeroize::Zeroizing::new(text.to_vec())),
     }
 }
 
@@ -1057,11 +1100,12 @@ unsafe fn receive(
         if policy & OTRL_POLICY_VERSION_MASK == 0 {
             return 0;
         }
-        let raw = bytes(message).unwrap_or_default().to_vec();
+        // Read in place: the caller's message outlives this call.
+        let raw = bytes(message).unwrap_or_default();
         // Our instance tag is needed (and made, through create_instag) only
         // when this message starts or answers an AKE.
         if matches!(
-            wire::message_type(&raw),
+            wire::message_type(raw),
             MessageType::Query | MessageType::TaggedPlaintext | MessageType::DhCommit
         ) {
             ensure_instag(ops, us, master);
@@ -1071,7 +1115,7 @@ unsafe fn receive(
         // A v3 fragment names its instances in its own header: it is
         // reassembled in that instance's child context.
         if let otr_core::fragment::FragmentParse::Fragment(f) =
-            otr_core::fragment::parse_fragment(&raw)
+            otr_core::fragment::parse_fragment(raw)
         {
             if let (Some(theirs), Some(ours)) = (f.sender_instance, f.receiver_instance) {
                 if !for_us(ops, master, ours) {
@@ -1093,25 +1137,29 @@ unsafe fn receive(
             }
         }
         let our_instance = (*ctx).our_instance;
-        let text = match session(ctx).fragments.accumulate(&raw, Some(our_instance)) {
+        let whole;
+        let text = match session(ctx).fragments.accumulate(raw, Some(our_instance)) {
             otr_core::fragment::Accumulate::Unfragmented => raw,
             otr_core::fragment::Accumulate::Incomplete => return 1,
-            otr_core::fragment::Accumulate::Complete(whole) => whole,
+            otr_core::fragment::Accumulate::Complete(w) => {
+                whole = w;
+                &whole[..]
+            }
         };
         if policy & OTRL_POLICY_SEND_WHITESPACE_TAG != 0 {
             // The answer to our OTR offer: any whole OTR message accepts
             // it, plain text rejects an offer we made.
             use crate::context::OtrlOfferValues::*;
             let c = &mut *ctx;
-            if wire::message_type(&text) != MessageType::NotOtr {
+            if wire::message_type(text) != MessageType::NotOtr {
                 c.otr_offer = OFFER_ACCEPTED as c_uint;
             } else if c.otr_offer == OFFER_SENT as c_uint {
                 c.otr_offer = OFFER_REJECTED as c_uint;
             }
         }
         // A whole v3 message goes to its sender's instance.
-        if ctx == master && wire::message_version(&text) == 3 {
-            let Ok((theirs, ours)) = wire::instance_tags(&text) else {
+        if ctx == master && wire::message_version(text) == 3 {
+            let Ok((theirs, ours)) = wire::instance_tags(text) else {
                 ops.msg_event(
                     OtrlMessageEventValues::OTRL_MSGEVENT_RCVDMSG_MALFORMED,
                     master,
@@ -1144,7 +1192,7 @@ unsafe fn receive(
             }
             // Data from an instance we had never heard of cannot be ours to
             // read: 4.1.1 drops it without a word.
-            if child_added != 0 && wire::message_type(&text) == MessageType::Data {
+            if child_added != 0 && wire::message_type(text) == MessageType::Data {
                 return 1;
             }
         }
@@ -1156,11 +1204,11 @@ unsafe fn receive(
         if child_added != 0 {
             ops.update_context_list();
         }
-        let msgtype = wire::message_type(&text);
-        let version = wire::message_version(&text);
+        let msgtype = wire::message_type(text);
+        let version = wire::message_version(text);
         match msgtype {
             MessageType::Query => {
-                let best = wire::query_bestversion(&text, policy);
+                let best = wire::query_bestversion(text, policy);
                 if best == 2 || best == 3 {
                     start_ake(ops, us, ctx, best as u16);
                 }
@@ -1171,12 +1219,12 @@ unsafe fn receive(
             | MessageType::RevealSig
             | MessageType::Signature => {
                 if version_allowed(policy, version) {
-                    handle_ake(ops, us, master, ctx, msgtype, version as u16, &text);
+                    handle_ake(ops, us, master, ctx, msgtype, version as u16, text);
                 }
                 1
             }
             MessageType::V1KeyExch => 1,
-            MessageType::Data => receive_data(ops, us, ctx, &text, newmessagep, tlvsp),
+            MessageType::Data => receive_data(ops, us, ctx, text, newmessagep, tlvsp),
             MessageType::Error => {
                 if policy & OTRL_POLICY_ERROR_START_AKE != 0 {
                     let account = bytes((*ctx).accountname).unwrap_or_default().to_vec();
@@ -1185,12 +1233,12 @@ unsafe fn receive(
                 if (*ctx).msgstate == ENCRYPTED {
                     (*(*ctx).context_priv).may_retransmit = 1;
                 }
-                let shown = match find_bytes(&text, b"?OTR Error:") {
+                let shown = match find_bytes(text, b"?OTR Error:") {
                     Some(i) => {
                         let rest = &text[i + 11..];
                         rest.strip_prefix(b" ").unwrap_or(rest)
                     }
-                    None => &text[..],
+                    None => text,
                 };
                 if ops.get().is_some_and(|o| o.handle_msg_event.is_some()) {
                     ops.msg_event(
@@ -1206,7 +1254,7 @@ unsafe fn receive(
             }
             MessageType::TaggedPlaintext | MessageType::NotOtr => {
                 if msgtype == MessageType::TaggedPlaintext {
-                    let (best, span) = wire::whitespace_bestversion(&text, policy);
+                    let (best, span) = wire::whitespace_bestversion(text, policy);
                     if let Some((start, end)) = span {
                         let mut stripped = text[..start].to_vec();
                         stripped.extend_from_slice(&text[end..]);
@@ -1231,7 +1279,9 @@ unsafe fn receive(
                 );
                 let best_state = best.as_ref().map_or(PLAINTEXT, |b| b.msgstate);
                 if best_state != PLAINTEXT || policy & OTRL_POLICY_REQUIRE_ENCRYPTION != 0 {
-                    let shown = bytes(*newmessagep).map(<[u8]>::to_vec).unwrap_or(text);
+                    let shown = bytes(*newmessagep)
+                        .map(<[u8]>::to_vec)
+                        .unwrap_or_else(|| text.to_vec());
                     crate::ffi::free(*newmessagep);
                     *newmessagep = null_mut();
                     ops.msg_event(
@@ -1512,7 +1562,7 @@ unsafe fn receive_data(
         let t = now();
         (*(*ctx).context_priv).lastrecv = t as libc::time_t;
         otrl_context_update_recent_child(ctx, 0);
-        let tlvs = crate::tlv::list_from(&otr_core::tlv::parse(&got.tlvs));
+        let tlvs = crate::tlv::list_from(&otr_core::tlv::parse(got.tlvs()));
         if !otrl_tlv_find(tlvs, OTRL_TLV_DISCONNECTED).is_null() {
             otrl_context_force_finished(ctx);
         }
@@ -1532,7 +1582,7 @@ unsafe fn receive_data(
                 );
             }
         }
-        let ignore = if got.text.is_empty() {
+        let ignore = if got.text().is_empty() {
             ops.msg_event(
                 OtrlMessageEventValues::OTRL_MSGEVENT_LOG_HEARTBEAT_RCVD,
                 ctx,
@@ -1543,7 +1593,7 @@ unsafe fn receive_data(
         } else {
             let mut converted: *mut c_char = null_mut();
             if let Some(f) = ops.get().and_then(|o| o.convert_msg) {
-                let plain = cstring(&got.text);
+                let plain = cstring(got.text());
                 f(
                     ops.opdata,
                     ctx,
@@ -1554,7 +1604,7 @@ unsafe fn receive_data(
             }
             *newmessagep = match bytes(converted) {
                 Some(c) => malloc_cstring(c),
-                None => malloc_cstring(&got.text),
+                None => malloc_cstring(got.text()),
             };
             if !converted.is_null() {
                 if let Some(f) = ops.get().and_then(|o| o.convert_free) {

@@ -386,8 +386,8 @@ pub unsafe extern "C" fn otrl_proto_accept_data(
                     if !extrakey.is_null() {
                         core::ptr::copy_nonoverlapping(got.extra_key.as_ptr(), extrakey, 32);
                     }
-                    *out = malloc_cstring(&got.text);
-                    let list = crate::tlv::list_from(&otr_core::tlv::parse(&got.tlvs));
+                    *out = malloc_cstring(got.text());
+                    let list = crate::tlv::list_from(&otr_core::tlv::parse(got.tlvs()));
                     match tlvsp.as_mut() {
                         Some(t) => *t = list,
                         None => crate::tlv::otrl_tlv_free(list),

@@ -14,13 +14,15 @@ use zeroize::Zeroizing;
 use crate::ake::Established;
 use crate::crypto::dh::DhKeyPair;
 use crate::crypto::kdf::SessionKeys;
-use crate::crypto::symmetric::{aes128_ctr, ct_eq, HmacSha1Key};
+use crate::crypto::symmetric::{ct_eq, Aes128Key, HmacSha1Key};
 use crate::error::{code, OtrError, Result};
-use crate::wire::{DataMessage, Header, MSGTYPE_DATA};
+use crate::wire::{DataMessage, Header, OutgoingData, MSGTYPE_DATA};
 
 /// Keys and counters for one (our key, their key) pair.
 struct Session {
     keys: SessionKeys,
+    send_aes: Aes128Key,
+    recv_aes: Aes128Key,
     send_mac: HmacSha1Key,
     recv_mac: HmacSha1Key,
     send_ctr: [u8; 8],
@@ -32,6 +34,8 @@ impl Session {
     fn new(ours: &DhKeyPair, their: &[u8]) -> Result<Self> {
         let keys = SessionKeys::compute(ours, their)?;
         Ok(Session {
+            send_aes: Aes128Key::new(&keys.send_aes),
+            recv_aes: Aes128Key::new(&keys.recv_aes),
             send_mac: HmacSha1Key::new(&keys.send_mac),
             recv_mac: HmacSha1Key::new(&keys.recv_mac),
             keys,
@@ -67,11 +71,24 @@ pub struct DataSession {
 pub struct Received {
     /// The message flags (`OTRL_MSGFLAGS_*`).
     pub flags: u8,
-    /// The plaintext up to its first NUL, and the serialized TLVs after it.
-    pub text: Zeroizing<Vec<u8>>,
-    pub tlvs: Zeroizing<Vec<u8>>,
+    /// The decrypted message: text, NUL, serialized TLVs.
+    body: Zeroizing<Vec<u8>>,
+    /// Where the text ends (the first NUL, or the end).
+    text_end: usize,
     /// The extra symmetric key of the session keys used.
     pub extra_key: Zeroizing<[u8; 32]>,
+}
+
+impl Received {
+    /// The plaintext up to its first NUL.
+    pub fn text(&self) -> &[u8] {
+        &self.body[..self.text_end]
+    }
+
+    /// The serialized TLVs after the first NUL (empty without one).
+    pub fn tlvs(&self) -> &[u8] {
+        self.body.get(self.text_end + 1..).unwrap_or_default()
+    }
 }
 
 fn conflict() -> OtrError {
@@ -177,33 +194,31 @@ impl DataSession {
             Header::v2(MSGTYPE_DATA)
         };
         let (sender_keyid, recipient_keyid) = (self.our_keyid - 1, self.their_keyid);
-        let next_dh = self.our_dh.public_bytes();
         let old_mac_keys = core::mem::take(&mut *self.saved_mac_keys);
-        let sess = self.session(1, 0)?;
+        let sess = {
+            let (i, j) = (1, 0);
+            if self.sessions[i][j].is_none() {
+                self.session(i, j)?;
+            }
+            self.sessions[i][j].as_mut().expect("just filled")
+        };
         increment(&mut sess.send_ctr);
-        let mut body = Zeroizing::new(Vec::with_capacity(text.len() + 1 + tlvs.len()));
-        body.extend_from_slice(text);
-        body.push(0);
-        body.extend_from_slice(tlvs);
-        let mut encrypted_message = body.to_vec();
-        aes128_ctr(&sess.keys.send_aes, &sess.send_ctr, &mut encrypted_message);
-        let msg = DataMessage {
+        // One buffer: the plaintext is laid out where the ciphertext goes
+        // and encrypted there, so no other copy of it is made.
+        let (mut bytes, at) = OutgoingData {
             header,
             flags,
             sender_keyid,
             recipient_keyid,
-            next_dh,
+            next_dh: self.our_dh.public(),
             ctr: sess.send_ctr,
-            encrypted_message,
-            mac: [0; 20],
-            old_mac_keys,
-        };
-        // Serialize once and MAC the prefix in place: the MAC field follows
-        // the authenticated bytes directly.
-        let end = msg.authenticated_range().end;
-        let mut bytes = msg.to_bytes();
-        let mac = sess.send_mac.mac(&[&bytes[..end]]);
-        bytes[end..end + 20].copy_from_slice(&mac);
+            plaintext: [text, &[0], tlvs],
+            old_mac_keys: &old_mac_keys,
+        }
+        .write();
+        sess.send_aes.ctr(&sess.send_ctr, &mut bytes[at.body]);
+        let mac = sess.send_mac.mac(&[&bytes[..at.mac_at]]);
+        bytes[at.mac_at..at.mac_at + 20].copy_from_slice(&mac);
         let extra = Zeroizing::new(sess.keys.extra_key);
         Ok((bytes, extra))
     }
@@ -250,7 +265,7 @@ impl DataSession {
         }
         sess.recv_ctr = msg.ctr;
         let mut body = Zeroizing::new(msg.encrypted_message.clone());
-        aes128_ctr(&sess.keys.recv_aes, &msg.ctr, &mut body);
+        sess.recv_aes.ctr(&msg.ctr, &mut body);
         let extra_key = Zeroizing::new(sess.keys.extra_key);
         if r == self.our_keyid {
             self.rotate_ours();
@@ -258,15 +273,11 @@ impl DataSession {
         if s == self.their_keyid {
             self.rotate_theirs(&msg.next_dh);
         }
-        let nul = memchr::memchr(0, &body);
-        let (text, tlvs) = match nul {
-            Some(n) => (body[..n].to_vec(), body[n + 1..].to_vec()),
-            None => (body.to_vec(), Vec::new()),
-        };
+        let text_end = memchr::memchr(0, &body).unwrap_or(body.len());
         Ok(Received {
             flags: msg.flags,
-            text: Zeroizing::new(text),
-            tlvs: Zeroizing::new(tlvs),
+            body,
+            text_end,
             extra_key,
         })
     }
@@ -365,8 +376,8 @@ mod tests {
         let (mut a, mut b) = pair();
         for i in 0..20 {
             let m = format!("hello {i}");
-            assert_eq!(*pass(&mut a, &mut b, m.as_bytes()).text, m.as_bytes());
-            assert_eq!(*pass(&mut b, &mut a, b"back").text, b"back");
+            assert_eq!(pass(&mut a, &mut b, m.as_bytes()).text(), m.as_bytes());
+            assert_eq!(pass(&mut b, &mut a, b"back").text(), b"back");
         }
         for _ in 0..50 {
             pass(&mut a, &mut b, b"burst");
@@ -393,7 +404,7 @@ mod tests {
         let (wire, _) = a.encrypt(b"", &[0, 1, 0, 0], 1).unwrap();
         let got = b.decrypt(&DataMessage::parse(&wire).unwrap()).unwrap();
         assert_eq!(
-            (got.flags, got.text.len(), &got.tlvs[..]),
+            (got.flags, got.text().len(), got.tlvs()),
             (1, 0, &[0u8, 1, 0, 0][..])
         );
     }

@@ -323,6 +323,11 @@ impl DhKeyPair {
         self.public.clone()
     }
 
+    /// [`DhKeyPair::public_bytes`], borrowed.
+    pub fn public(&self) -> &[u8] {
+        &self.public
+    }
+
     /// The private exponent, big-endian at the width it was created with
     /// (40 bytes for generated keys), for handing to a C caller's `DH_keypair`.
     pub fn private_bytes(&self) -> Zeroizing<Vec<u8>> {

@@ -8,7 +8,7 @@
 //! into temporary buffers.
 
 use aes::Aes128;
-use ctr::cipher::{KeyIvInit, StreamCipher};
+use ctr::cipher::{InnerIvInit, KeyIvInit, StreamCipher};
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
@@ -36,6 +36,31 @@ fn aes128_ctr_block(key: &[u8; 16], block: &[u8; 16], data: &mut [u8]) {
     cipher.apply_keystream(data);
 }
 
+/// An AES-128 key with its round keys expanded once: a data session
+/// encrypts every message with the same key. The round keys are wiped when
+/// dropped (the `aes` crate's `zeroize` feature).
+#[derive(Clone)]
+pub struct Aes128Key(Aes128);
+
+impl Aes128Key {
+    /// Expands `key`.
+    pub fn new(key: &[u8; 16]) -> Self {
+        Aes128Key(<Aes128 as KeyInit>::new(key.into()))
+    }
+
+    /// [`aes128_ctr`] with this key.
+    pub fn ctr(&self, counter_top8: &[u8; 8], data: &mut [u8]) {
+        let mut block = [0u8; 16];
+        block[..8].copy_from_slice(counter_top8);
+        let core = ctr::CtrCore::<Aes128, ctr::flavors::Ctr128BE>::inner_iv_init(
+            self.0.clone(),
+            &block.into(),
+        );
+        let mut cipher = Aes128Ctr::from_core(core);
+        cipher.apply_keystream(data);
+    }
+}
+
 /// HMAC-SHA256 over the concatenation of `parts`: the AKE's MACs (keys m1,
 /// m2, m1', m2') and the basis of the 160-bit variant.
 pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
@@ -55,8 +80,6 @@ pub fn hmac_sha256_160(key: &[u8], parts: &[&[u8]]) -> [u8; 20] {
     out
 }
 
-/// HMAC-SHA1 over `parts`: the authenticator of OTR v2/v3 data messages,
-/// keyed with a session's 20-byte MAC key.
 /// An HMAC-SHA1 key with its inner and outer pads already hashed: a data
 /// session MACs every message with the same key, and this saves two SHA-1
 /// blocks per message. The state is wiped when dropped.
@@ -79,6 +102,8 @@ impl HmacSha1Key {
     }
 }
 
+/// HMAC-SHA1 over `parts`: the authenticator of OTR v2/v3 data messages,
+/// keyed with a session's 20-byte MAC key.
 pub fn hmac_sha1(key: &[u8], parts: &[&[u8]]) -> [u8; 20] {
     let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(key).expect("any key length");
     for part in parts {

@@ -15,11 +15,12 @@
 //!   `"Zg"` decodes to nothing while `"Zg="` decodes to `"f"`;
 //! * bits below the last full byte of a group are ignored (`"Zh=="` is `"f"`).
 //!
-//! Clean input (the common case on the data path) goes through the `base64`
-//! crate; only input with stray bytes takes the hand-written path.
+//! Clean input (the common case on the data path) goes through the SIMD
+//! `base64-simd` crate, then the `base64` crate for unpadded tails and
+//! non-canonical trailing bits; only input with stray bytes takes the
+//! hand-written path. Encoding uses `base64-simd`.
 
 use base64::alphabet;
-use base64::engine::general_purpose::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
 
@@ -88,7 +89,7 @@ pub const fn max_decoded_len(len: usize) -> usize {
 /// If the encoded length overflows `usize` (only conceivable on 32-bit
 /// targets for inputs larger than 3 GiB, which cannot be allocated anyway).
 pub fn base64_encode(data: &[u8]) -> Vec<u8> {
-    STANDARD.encode(data).into_bytes()
+    base64_simd::STANDARD.encode_type(data)
 }
 
 /// `otrl_base64_encode` into a caller buffer, as the C function does: writes
@@ -97,8 +98,11 @@ pub fn base64_encode(data: &[u8]) -> Vec<u8> {
 pub fn base64_encode_into(out: &mut [u8], data: &[u8]) -> Option<usize> {
     let n = encoded_len(data.len())?;
     let dst = out.get_mut(..n)?;
-    // The destination is exactly the encoded size, so this cannot fail.
-    STANDARD.encode_slice(data, dst).ok()
+    Some(
+        base64_simd::STANDARD
+            .encode(data, base64_simd::Out::from_slice(dst))
+            .len(),
+    )
 }
 
 /// `otrl_base64_decode` with libotr's leniency (see the module docs).
@@ -183,7 +187,21 @@ fn decode_body(out: &mut [u8], body: &[u8], terminated: bool) -> usize {
     } else {
         body.len() - rem
     };
-    match LENIENT.decode_slice(&body[..take], out) {
+    let src = &body[..take];
+    // SIMD first: it is strict (canonical trailing bits), and whatever it
+    // accepts has exactly one decoding, so its result is the lenient one.
+    if take % 4 == 0
+        && base64_simd::STANDARD_NO_PAD
+            .decoded_length(src)
+            .is_ok_and(|n| n <= out.len())
+    {
+        if let Ok(done) =
+            base64_simd::STANDARD_NO_PAD.decode(src, base64_simd::Out::from_slice(out))
+        {
+            return done.len();
+        }
+    }
+    match LENIENT.decode_slice(src, out) {
         Ok(n) => n,
         Err(_) => decode_slow(out, body, terminated),
     }

@@ -496,6 +496,77 @@ impl DataMessage {
     }
 }
 
+/// The fields of a Data message being sent, borrowed: [`OutgoingData::write`]
+/// lays it out in one buffer with the plaintext where the encrypted message
+/// goes, for the sender to encrypt and MAC in place.
+pub struct OutgoingData<'a> {
+    /// The header (type [`MSGTYPE_DATA`]).
+    pub header: Header,
+    /// Flags.
+    pub flags: u8,
+    /// Our key id and theirs.
+    pub sender_keyid: u32,
+    pub recipient_keyid: u32,
+    /// Our next D-H public key, minimal big-endian.
+    pub next_dh: &'a [u8],
+    /// Top half of the counter.
+    pub ctr: [u8; CTR_LEN],
+    /// The pieces of the plaintext, concatenated (text, NUL, TLVs).
+    pub plaintext: [&'a [u8]; 3],
+    /// Old MAC keys revealed.
+    pub old_mac_keys: &'a [u8],
+}
+
+/// Where [`OutgoingData::write`] put the parts the sender fills in.
+pub struct OutgoingLayout {
+    /// The plaintext, to be encrypted in place.
+    pub body: Range<usize>,
+    /// The zeroed MAC field; the MAC covers everything before it.
+    pub mac_at: usize,
+}
+
+impl OutgoingData<'_> {
+    /// The binary message, as [`DataMessage::to_bytes`] would write it, with
+    /// the plaintext in the encrypted message's place and a zero MAC.
+    pub fn write(&self) -> (Vec<u8>, OutgoingLayout) {
+        let body_len: usize = self.plaintext.iter().map(|p| p.len()).sum();
+        let mut out = Vec::with_capacity(
+            self.header.wire_len()
+                + 9
+                + 4
+                + self.next_dh.len()
+                + CTR_LEN
+                + 4
+                + body_len
+                + MAC_LEN
+                + 4
+                + self.old_mac_keys.len(),
+        );
+        self.header.write(&mut out);
+        out.push(self.flags);
+        out.extend_from_slice(&self.sender_keyid.to_be_bytes());
+        out.extend_from_slice(&self.recipient_keyid.to_be_bytes());
+        put_data(&mut out, self.next_dh);
+        out.extend_from_slice(&self.ctr);
+        let len = u32::try_from(body_len).expect("OTR DATA field longer than 4 GiB");
+        out.extend_from_slice(&len.to_be_bytes());
+        let start = out.len();
+        for piece in self.plaintext {
+            out.extend_from_slice(piece);
+        }
+        let mac_at = out.len();
+        out.extend_from_slice(&[0; MAC_LEN]);
+        put_data(&mut out, self.old_mac_keys);
+        (
+            out,
+            OutgoingLayout {
+                body: start..mac_at,
+                mac_at,
+            },
+        )
+    }
+}
+
 /// Any v2/v3 binary message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
