@@ -1492,7 +1492,7 @@ pub(crate) unsafe fn accept_data(
         let parsed = wire::DataMessage::parse(&raw).ok();
         let flags = parsed.as_ref().map(|m| m.flags);
         let s = session(ctx);
-        let result = match (&parsed, s.data.as_mut()) {
+        let result = match (parsed, s.data.as_mut()) {
             (Some(m), Some(d)) if d.version == m.header.version => d.decrypt_raw(m, &raw),
             _ => Err(OtrError::libotr(code::INV_VALUE)),
         };

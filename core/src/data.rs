@@ -227,19 +227,19 @@ impl DataSession {
     /// are libotr's: `GPG_ERR_CONFLICT` for unknown keys, a bad MAC or a
     /// replayed counter; nothing changes then.
     pub fn decrypt(&mut self, msg: &DataMessage) -> Result<Received> {
-        self.decrypt_parsed(msg, &msg.authenticated_bytes())
+        self.decrypt_parsed(msg.clone(), &msg.authenticated_bytes())
     }
 
     /// [`DataSession::decrypt`] for a message parsed from `raw`: the MAC is
     /// checked over `raw`'s own bytes, without serializing the message again.
-    pub fn decrypt_raw(&mut self, msg: &DataMessage, raw: &[u8]) -> Result<Received> {
+    pub fn decrypt_raw(&mut self, msg: DataMessage, raw: &[u8]) -> Result<Received> {
         let authenticated = raw
             .get(..msg.authenticated_range().end)
             .ok_or_else(conflict)?;
         self.decrypt_parsed(msg, authenticated)
     }
 
-    fn decrypt_parsed(&mut self, msg: &DataMessage, authenticated: &[u8]) -> Result<Received> {
+    fn decrypt_parsed(&mut self, mut msg: DataMessage, authenticated: &[u8]) -> Result<Received> {
         let (s, r) = (msg.sender_keyid, msg.recipient_keyid);
         if self.their_keyid == 0
             || s == 0
@@ -264,7 +264,7 @@ impl DataSession {
             return Err(conflict());
         }
         sess.recv_ctr = msg.ctr;
-        let mut body = Zeroizing::new(msg.encrypted_message.clone());
+        let mut body = Zeroizing::new(core::mem::take(&mut msg.encrypted_message));
         sess.recv_aes.ctr(&msg.ctr, &mut body);
         let extra_key = Zeroizing::new(sess.keys.extra_key);
         if r == self.our_keyid {
