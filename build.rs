@@ -18,10 +18,54 @@ fn main() {
     };
     let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
         .expect("cbindgen.toml is readable");
+    let mut text = Vec::new();
     cbindgen::Builder::new()
         .with_crate(&crate_dir)
         .with_config(config)
         .generate()
         .expect("cbindgen can read the crate")
-        .write_to_file(out);
+        .write(&mut text);
+    let text = String::from_utf8(text).expect("cbindgen writes UTF-8");
+    std::fs::write(out, tags_only(&text)).expect("the header path is writable");
+}
+
+/// Struct tags that libotr's headers declare only as tags, each typedef'd
+/// under another name (`typedef struct context { .. } ConnContext;`), so
+/// that applications may use these words as ordinary identifiers.
+const TAG_ONLY: [&str; 9] = [
+    "context",
+    "context_priv",
+    "s_fingerprint",
+    "s_OtrlPrivKey",
+    "s_OtrlInsTag",
+    "s_OtrlPendingPrivKey",
+    "s_OtrlUserState",
+    "s_OtrlMessageAppOps",
+    "s_OtrlTLV",
+];
+
+/// cbindgen's "both" style makes every struct tag a typedef name as well;
+/// the tags of [`TAG_ONLY`] are turned back into plain tagged structs
+/// (ffi-tests/abi/names.sh checks the result against libotr's headers).
+fn tags_only(header: &str) -> String {
+    let mut out = header.to_string();
+    for tag in TAG_ONLY {
+        let open = format!("typedef struct {tag} {{");
+        let close = format!("\n}} {tag};");
+        assert!(out.contains(&open) && out.contains(&close), "struct {tag} is generated");
+        out = out.replace(&open, &format!("struct {tag} {{"));
+        out = out.replace(&close, "\n};");
+    }
+    // ConnContext's otr_offer has an anonymous enum type in libotr; the
+    // name the generated header needs stays a tag, so no typedef name is
+    // taken either.
+    for (from, to) in [
+        ("typedef enum OtrlOffer {", "enum OtrlOffer {"),
+        ("\n} OtrlOffer;", "\n};"),
+        ("  OtrlOffer otr_offer;", "  enum OtrlOffer otr_offer;"),
+    ] {
+        assert!(out.contains(from), "the header has {from:?}");
+        out = out.replace(from, to);
+    }
+    out
 }

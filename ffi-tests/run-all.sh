@@ -31,16 +31,18 @@ lib=$stage/lib/libotr.so.5
 layout() {
   local a=$out/abi
   mkdir -p "$a"
-  gcc -std=gnu11 -Wall -Wextra -Werror -I/usr/include ffi-tests/abi/layout.c -o "$a/layout-theirs"
-  gcc -std=gnu11 -Wall -Wextra -Werror -Iinclude ffi-tests/abi/layout.c -o "$a/layout-ours"
-  g++ -x c++ -Wall -Wextra -Iinclude -fsyntax-only ffi-tests/abi/layout.c
-  "$a/layout-theirs" > "$a/layout-theirs.txt"
-  "$a/layout-ours" > "$a/layout-ours.txt"
+  # Chained with &&: inside `step`, set -e does not stop at a failure.
+  gcc -std=gnu11 -Wall -Wextra -Werror -I/usr/include ffi-tests/abi/layout.c -o "$a/layout-theirs" &&
+  gcc -std=gnu11 -Wall -Wextra -Werror -Iinclude ffi-tests/abi/layout.c -o "$a/layout-ours" &&
+  g++ -x c++ -std=c++11 -D_Alignof=alignof -Wall -Wextra -Werror -Iinclude -fsyntax-only ffi-tests/abi/layout.c &&
+  "$a/layout-theirs" > "$a/layout-theirs.txt" &&
+  "$a/layout-ours" > "$a/layout-ours.txt" &&
   diff -u "$a/layout-theirs.txt" "$a/layout-ours.txt" &&
     echo "layout: $(wc -l < "$a/layout-ours.txt") sizes, offsets and values identical"
 }
 step "ABI layout" layout
 step "ABI prototypes" bash ffi-tests/abi/protos.sh "$top/include" "$out/abi"
+step "ABI names" bash ffi-tests/abi/names.sh "$top/include" "$out/abi"
 step "ABI exports" bash ffi-tests/abi/exports.sh "$lib" "$out/abi"
 
 for h in ffi-tests/harness/*.c; do

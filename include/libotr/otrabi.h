@@ -82,12 +82,12 @@ typedef enum OtrlMessageState {
 /*
  Values of [`OtrlOffer`].
  */
-typedef enum OtrlOffer {
+enum OtrlOffer {
   OFFER_NOT = 0,
   OFFER_SENT = 1,
   OFFER_REJECTED = 2,
   OFFER_ACCEPTED = 3,
-} OtrlOffer;
+};
 
 /*
  Values of [`OtrlAuthState`].
@@ -259,7 +259,7 @@ typedef struct DH_sesskeys {
 /*
  Private part of a context, same layout as 4.1.1's `ConnContextPriv`.
  */
-typedef struct context_priv {
+struct context_priv {
   char *fragment;
   size_t fragment_len;
   unsigned short fragment_n;
@@ -278,7 +278,7 @@ typedef struct context_priv {
   time_t lastrecv;
   char *lastmessage;
   int may_retransmit;
-} context_priv;
+};
 
 /*
  The libotr name of [`context_priv`].
@@ -323,13 +323,13 @@ typedef struct OtrlAuthInfo {
 /*
  A fingerprint known for a correspondent, in the master context's list.
  */
-typedef struct s_fingerprint {
+struct s_fingerprint {
   struct s_fingerprint *next;
   struct s_fingerprint **tous;
   unsigned char *fingerprint;
   struct context *context;
   char *trust;
-} s_fingerprint;
+};
 
 /*
  The libotr name of [`s_fingerprint`].
@@ -360,7 +360,7 @@ typedef struct OtrlSMState {
  A conversation with one correspondent (master) or one of their instances
  (child); 472 bytes on x86_64, read directly by applications.
  */
-typedef struct context {
+struct context {
   struct context *next;
   struct context **tous;
   ConnContextPriv *context_priv;
@@ -381,11 +381,11 @@ typedef struct context {
   size_t sessionid_len;
   OtrlSessionIdHalf sessionid_half;
   unsigned int protocol_version;
-  OtrlOffer otr_offer;
+  enum OtrlOffer otr_offer;
   void *app_data;
   void (*app_data_free)(void*);
   struct OtrlSMState *smstate;
-} context;
+};
 
 /*
  The libotr name of [`context`].
@@ -395,7 +395,7 @@ typedef struct context ConnContext;
 /*
  A private key in `us->privkey_root`.
  */
-typedef struct s_OtrlPrivKey {
+struct s_OtrlPrivKey {
   struct s_OtrlPrivKey *next;
   struct s_OtrlPrivKey **tous;
   char *accountname;
@@ -409,7 +409,7 @@ typedef struct s_OtrlPrivKey {
   gcry_sexp_t privkey;
   unsigned char *pubkey_data;
   size_t pubkey_datalen;
-} s_OtrlPrivKey;
+};
 
 /*
  The libotr name of [`s_OtrlPrivKey`].
@@ -419,13 +419,13 @@ typedef struct s_OtrlPrivKey OtrlPrivKey;
 /*
  Our instance tag for one account, in `us->instag_root`.
  */
-typedef struct s_OtrlInsTag {
+struct s_OtrlInsTag {
   struct s_OtrlInsTag *next;
   struct s_OtrlInsTag **tous;
   char *accountname;
   char *protocol;
   otrl_instag_t instag;
-} s_OtrlInsTag;
+};
 
 /*
  The libotr name of [`s_OtrlInsTag`].
@@ -435,12 +435,12 @@ typedef struct s_OtrlInsTag OtrlInsTag;
 /*
  A key generation started with `otrl_privkey_generate_start`.
  */
-typedef struct s_OtrlPendingPrivKey {
+struct s_OtrlPendingPrivKey {
   struct s_OtrlPendingPrivKey *next;
   struct s_OtrlPendingPrivKey **tous;
   char *accountname;
   char *protocol;
-} s_OtrlPendingPrivKey;
+};
 
 /*
  The libotr name of [`s_OtrlPendingPrivKey`].
@@ -450,13 +450,13 @@ typedef struct s_OtrlPendingPrivKey OtrlPendingPrivKey;
 /*
  The user state; applications walk its lists directly.
  */
-typedef struct s_OtrlUserState {
+struct s_OtrlUserState {
   ConnContext *context_root;
   OtrlPrivKey *privkey_root;
   OtrlInsTag *instag_root;
   OtrlPendingPrivKey *pending_root;
   int timer_running;
-} s_OtrlUserState;
+};
 
 /*
  The handle applications hold.
@@ -476,7 +476,7 @@ typedef unsigned int OtrlPolicy;
 /*
  The 24 application callbacks, in 4.1.1's order; any of them may be NULL.
  */
-typedef struct s_OtrlMessageAppOps {
+struct s_OtrlMessageAppOps {
   OtrlPolicy (*policy)(void*, ConnContext*);
   void (*create_privkey)(void*, const char*, const char*);
   int (*is_logged_in)(void*, const char*, const char*, const char*);
@@ -501,7 +501,7 @@ typedef struct s_OtrlMessageAppOps {
   void (*convert_msg)(void*, ConnContext*, OtrlConvertType, char**, const char*);
   void (*convert_free)(void*, ConnContext*, char*);
   void (*timer_control)(void*, unsigned int);
-} s_OtrlMessageAppOps;
+};
 
 /*
  The libotr name of [`s_OtrlMessageAppOps`].
@@ -511,12 +511,12 @@ typedef struct s_OtrlMessageAppOps OtrlMessageAppOps;
 /*
  One TLV in a singly linked list; `data` is malloc'd, `len` bytes.
  */
-typedef struct s_OtrlTLV {
+struct s_OtrlTLV {
   unsigned short type;
   unsigned short len;
   unsigned char *data;
   struct s_OtrlTLV *next;
-} s_OtrlTLV;
+};
 
 /*
  The libotr name of [`s_OtrlTLV`].
