@@ -44,6 +44,7 @@ step "ABI layout" layout
 step "ABI prototypes" bash ffi-tests/abi/protos.sh "$top/include" "$out/abi"
 step "ABI names" bash ffi-tests/abi/names.sh "$top/include" "$out/abi"
 step "ABI exports" bash ffi-tests/abi/exports.sh "$lib" "$out/abi"
+step "AM_PATH_LIBOTR" bash ffi-tests/abi/autoconf.sh "$stage" "$out/abi"
 
 for h in ffi-tests/harness/*.c; do
   name=$(basename "$h" .c)

@@ -64,13 +64,13 @@ AC_COMPILE_IFELSE([AC_LANG_PROGRAM([[
    otr_found=no])
 AC_LANG_POP([C])
 
-dnl The headers alone are not enough: the library must link.
-if test "x$otr_found" = xyes; then
-  AC_CHECK_LIB([otr], [otrl_message_receiving], [],
-    [ifelse([$3], , [AC_MSG_ERROR([No linkable libotr was found.])])
-     otr_found=no],
-    [$LIBGCRYPT_LIBS])
-fi
+dnl The headers alone are not enough: the library must link. Like libotr's
+dnl macro, this runs even after a failed version check (so HAVE_LIBOTR may
+dnl be defined while ACTION-IF-NOT-FOUND runs).
+AC_CHECK_LIB([otr], [otrl_message_receiving], [],
+  [ifelse([$3], , [AC_MSG_ERROR([No linkable libotr was found.])])
+   otr_found=no],
+  [$LIBGCRYPT_LIBS])
 
 LDFLAGS="$otr_save_LDFLAGS"
 LIBS="$otr_save_LIBS"
