@@ -29,6 +29,7 @@ run_case() { # macro-dir name version mode -> prints one result line
     else
       echo "AM_PATH_LIBOTR([$version], [otr=found])"
     fi
+    # shellcheck disable=SC2016 # expanded by configure, not here
     echo 'echo "RESULT otr=$otr CFLAGS=[$LIBOTR_CFLAGS] LIBS=[$LIBOTR_LIBS]"'
     echo 'AC_OUTPUT'
   } > "$d/configure.ac"

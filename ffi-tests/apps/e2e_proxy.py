@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Recording TCP proxy for the end-to-end test (e2e.sh).
 
-Usage: e2e_proxy.py TARGET_PORT LOGDIR NAME [NAME ...]
+Usage: e2e_proxy.py TARGET_PORT LOGDIR FIRST_PORT-LAST_PORT NAME [NAME ...]
 
-For every NAME it listens on a free port of 127.0.0.1 and forwards each
-accepted connection to 127.0.0.1:TARGET_PORT (the private prosody).  Every
+For every NAME it listens on the first free port of the given range on
+127.0.0.1 and forwards each accepted connection to 127.0.0.1:TARGET_PORT (the
+private prosody).  The range exists because bitlbee's jabber module only
+accepts the ports 5220-5229, 80 and 443 for a server.  Every
 byte is recorded, per NAME and per direction, so the test can later assert on
 what really went over the wire:
 
@@ -107,20 +109,32 @@ def accept_loop(listener, target_port, recorder):
                          daemon=True).start()
 
 
+def bind_in_range(first, last):
+    """A listening socket on the first port of first..last that is free.
+    Binding is the test, so there is no window for another program."""
+    for port in range(first, last + 1):
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind(("127.0.0.1", port))
+        except OSError:
+            listener.close()
+            continue
+        listener.listen(16)
+        return listener
+    sys.exit("e2e_proxy: no free port in %d-%d" % (first, last))
+
+
 def main():
-    if len(sys.argv) < 4:
+    if len(sys.argv) < 5:
         sys.exit(__doc__)
     target_port = int(sys.argv[1])
     logdir = sys.argv[2]
-    names = sys.argv[3:]
+    first, last = (int(p) for p in sys.argv[3].split("-"))
+    names = sys.argv[4:]
     lines = []
     for name in names:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Port 0: the kernel picks a free port, so there is no race with
-        # anything else on the machine.
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)
+        listener = bind_in_range(first, last)
         lines.append("%s %d\n" % (name, listener.getsockname()[1]))
         threading.Thread(target=accept_loop,
                          args=(listener, target_port, Recorder(logdir, name)),
