@@ -257,12 +257,7 @@ pub unsafe extern "C" fn otrl_context_find(
         // SAFETY: ctx is a fresh context; link is a valid list slot; the
         // neighbour's back-link is updated so the list stays doubly linked.
         unsafe {
-            (*ctx).next = here;
-            if let Some(next) = here.as_mut() {
-                next.tous = &mut (*ctx).next;
-            }
-            *link = ctx;
-            (*ctx).tous = link;
+            crate::list::insert(link, ctx);
         }
         if let Some(cb) = add_app_data {
             // SAFETY: calling the application's callback with the new context.
@@ -403,12 +398,7 @@ pub unsafe extern "C" fn otrl_context_find_fingerprint(
         let n = &mut *new;
         n.fingerprint = hash;
         n.context = master;
-        n.next = master.fingerprint_root.next;
-        if let Some(next) = n.next.as_mut() {
-            next.tous = &mut n.next;
-        }
-        master.fingerprint_root.next = new;
-        n.tous = &mut master.fingerprint_root.next;
+        crate::list::insert(&raw mut master.fingerprint_root.next, new);
         new
     })
 }
@@ -506,12 +496,7 @@ pub unsafe extern "C" fn otrl_context_forget_fingerprint(
         });
         free(f.fingerprint);
         free(f.trust);
-        if !f.tous.is_null() {
-            *f.tous = f.next;
-        }
-        if let Some(next) = f.next.as_mut() {
-            next.tous = f.tous;
-        }
+        crate::list::unlink(fprint);
         free(fprint);
         if c.msgstate == plaintext && c.fingerprint_root.next.is_null() && and_maybe_context != 0 {
             otrl_context_forget(ctx);
@@ -609,12 +594,7 @@ unsafe fn destroy_context(ctx: *mut ConnContext) {
             free_fn(c.app_data);
         }
         c.app_data = null_mut();
-        if let Some(next) = c.next.as_mut() {
-            next.tous = c.tous;
-        }
-        if !c.tous.is_null() {
-            *c.tous = c.next;
-        }
+        crate::list::unlink(core::ptr::from_mut(c));
         free(c.username);
         free(c.accountname);
         free(c.protocol);

@@ -44,15 +44,12 @@ use crate::userstate::OtrlUserState;
 pub unsafe extern "C" fn otrl_instag_forget(instag: *mut OtrlInsTag) {
     // SAFETY: per the contract; the list links are well formed.
     unsafe {
-        let Some(t) = instag.as_mut() else { return };
-        if !t.tous.is_null() {
-            *t.tous = t.next;
+        if instag.is_null() {
+            return;
         }
-        if let Some(next) = t.next.as_mut() {
-            next.tous = t.tous;
-        }
-        free(t.accountname);
-        free(t.protocol);
+        crate::list::unlink(instag);
+        free((*instag).accountname);
+        free((*instag).protocol);
         free(instag);
     }
 }
@@ -121,12 +118,7 @@ unsafe fn push_instag(us: OtrlUserState, acct: &[u8], proto: &[u8], tag: u32) ->
         (*t).accountname = a;
         (*t).protocol = p;
         (*t).instag = tag;
-        (*t).next = (*us).instag_root;
-        if let Some(next) = (*t).next.as_mut() {
-            next.tous = &raw mut (*t).next;
-        }
-        (*us).instag_root = t;
-        (*t).tous = &raw mut (*us).instag_root;
+        crate::list::insert(&raw mut (*us).instag_root, t);
     }
     true
 }

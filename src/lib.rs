@@ -16,6 +16,7 @@ pub mod dh;
 pub mod gcry;
 pub mod instag;
 pub mod libgcrypt;
+mod list;
 pub mod mem;
 pub mod message;
 pub mod privkey;

@@ -285,12 +285,7 @@ unsafe fn load_keys(us: OtrlUserState, data: &[u8]) -> gcry_error_t {
         // libotr puts each key it reads at the head of the list: file order
         // reversed, so the last of two entries for one account is found.
         for cell in cells {
-            (*cell).next = (*us).privkey_root;
-            if let Some(next) = (*cell).next.as_mut() {
-                next.tous = &raw mut (*cell).next;
-            }
-            (*us).privkey_root = cell;
-            (*cell).tous = &raw mut (*us).privkey_root;
+            crate::list::insert(&raw mut (*us).privkey_root, cell);
         }
     }
     0
@@ -386,15 +381,9 @@ pub unsafe extern "C" fn otrl_privkey_pending_forget_all(us: OtrlUserState) {
 unsafe fn pending_forget(p: *mut OtrlPendingPrivKey) {
     // SAFETY: per the contract.
     unsafe {
-        let e = &mut *p;
-        if !e.tous.is_null() {
-            *e.tous = e.next;
-        }
-        if let Some(next) = e.next.as_mut() {
-            next.tous = e.tous;
-        }
-        free(e.accountname);
-        free(e.protocol);
+        crate::list::unlink(p);
+        free((*p).accountname);
+        free((*p).protocol);
         free(p);
     }
 }
@@ -453,12 +442,7 @@ pub unsafe extern "C" fn otrl_privkey_generate_start(
             }
             (*entry).accountname = a;
             (*entry).protocol = p;
-            (*entry).next = u.pending_root;
-            if let Some(next) = (*entry).next.as_mut() {
-                next.tous = &mut (*entry).next;
-            }
-            u.pending_root = entry;
-            (*entry).tous = &mut u.pending_root;
+            crate::list::insert(&raw mut (*us).pending_root, entry);
             let pending = Box::new(PendingKey {
                 accountname: acct.to_vec(),
                 protocol: proto.to_vec(),
@@ -966,13 +950,10 @@ pub unsafe extern "C" fn otrl_privkey_forget(privkey: *mut OtrlPrivKey) {
     guard((), || {
         // SAFETY: per the contract.
         unsafe {
-            let Some(k) = privkey.as_mut() else { return };
-            if !k.tous.is_null() {
-                *k.tous = k.next;
+            if privkey.is_null() {
+                return;
             }
-            if let Some(next) = k.next.as_mut() {
-                next.tous = k.tous;
-            }
+            crate::list::unlink(privkey);
             free_cell(privkey);
         }
     })
