@@ -1095,6 +1095,9 @@ unsafe fn receive(
         if added != 0 {
             ops.update_context_list();
         }
+        // 4.1.1 makes sure the account has an instance tag before anything
+        // else, whatever the message and the policy.
+        ensure_instag(ops, us, master);
         let mut ctx = master;
         let policy = ops.policy(ctx);
         if policy & OTRL_POLICY_VERSION_MASK == 0 {
@@ -1102,15 +1105,6 @@ unsafe fn receive(
         }
         // Read in place: the caller's message outlives this call.
         let raw = bytes(message).unwrap_or_default();
-        // Our instance tag is needed (and made, through create_instag) only
-        // when this message starts or answers an AKE.
-        if matches!(
-            wire::message_type(raw),
-            MessageType::Query | MessageType::TaggedPlaintext | MessageType::DhCommit
-        ) {
-            ensure_instag(ops, us, master);
-        }
-
         let mut child_added = 0;
         // A v3 fragment names its instances in its own header: it is
         // reassembled in that instance's child context.
@@ -1157,8 +1151,14 @@ unsafe fn receive(
                 c.otr_offer = OFFER_REJECTED as c_uint;
             }
         }
+        // A whole message of a protocol version the policy does not allow
+        // is dropped without a word, before its instance tags are looked at.
+        let version = wire::message_version(text);
+        if matches!(version, 2 | 3) && !version_allowed(policy, version) {
+            return 1;
+        }
         // A whole v3 message goes to its sender's instance.
-        if ctx == master && wire::message_version(text) == 3 {
+        if ctx == master && version == 3 {
             let Ok((theirs, ours)) = wire::instance_tags(text) else {
                 ops.msg_event(
                     OtrlMessageEventValues::OTRL_MSGEVENT_RCVDMSG_MALFORMED,
@@ -1173,6 +1173,11 @@ unsafe fn receive(
                 }
                 return 1;
             };
+            // Addressed to another instance of ours: reported before
+            // anything else, and no context is made for its sender.
+            if !for_us(ops, master, ours) {
+                return 1;
+            }
             if theirs < OTRL_MIN_VALID_INSTAG {
                 return 1;
             }
@@ -1187,9 +1192,6 @@ unsafe fn receive(
                 data,
             )
             .unwrap_or(ctx);
-            if !for_us(ops, master, ours) {
-                return 1;
-            }
             // Data from an instance we had never heard of cannot be ours to
             // read: 4.1.1 drops it without a word.
             if child_added != 0 && wire::message_type(text) == MessageType::Data {
@@ -1205,7 +1207,6 @@ unsafe fn receive(
             ops.update_context_list();
         }
         let msgtype = wire::message_type(text);
-        let version = wire::message_version(text);
         match msgtype {
             MessageType::Query => {
                 let best = wire::query_bestversion(text, policy);
