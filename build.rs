@@ -52,7 +52,10 @@ fn tags_only(header: &str) -> String {
     for tag in TAG_ONLY {
         let open = format!("typedef struct {tag} {{");
         let close = format!("\n}} {tag};");
-        assert!(out.contains(&open) && out.contains(&close), "struct {tag} is generated");
+        assert!(
+            out.contains(&open) && out.contains(&close),
+            "struct {tag} is generated"
+        );
         out = out.replace(&open, &format!("struct {tag} {{"));
         out = out.replace(&close, "\n};");
     }
