@@ -2,7 +2,8 @@
    them up and use them, all through the libotr 4.1.1 API, built with
    `pkg-config --cflags --libs libotr`: private keys, instance tags,
    fingerprints, then a conversation: query message, AKE, encrypted messages
-   (their wire form shown) and disconnect. */
+   (their wire form shown), the Socialist Millionaires' Protocol with a
+   question (which marks the fingerprints trusted) and disconnect. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,8 +45,8 @@ static void setup(struct user *u, const char *dir)
            otrl_instag_find(u->us, u->name, "demo")->instag);
 }
 
-/* Records the peer's fingerprint as an OTR client does after the AKE, and
-   marks it trusted as after a successful SMP or a manual check. */
+/* Records the peer's fingerprint as an OTR client does after the AKE; it
+   becomes trusted once SMP succeeds (or the user checks it by hand). */
 static void learn(struct user *me, struct user *peer)
 {
     unsigned char raw[20];
@@ -57,7 +58,6 @@ static void learn(struct user *me, struct user *peer)
     otrl_privkey_fingerprint_raw(peer->us, raw, peer->name, "demo");
     ctx = otrl_context_find(me->us, peer->name, me->name, "demo", OTRL_INSTAG_MASTER, 1, NULL, NULL, NULL);
     fp = otrl_context_find_fingerprint(ctx, raw, 1, &added);
-    otrl_context_set_trust(fp, "verified");
     otrl_privkey_hash_to_human(human, fp->fingerprint);
     printf("%s: %s fingerprint of %s: %s (trusted: %s)\n", me->name, added ? "new" : "known",
            peer->name, human, otrl_context_is_fingerprint_trusted(fp) ? "yes" : "no");
@@ -95,10 +95,43 @@ static void cb_gone_secure(void *opdata, ConnContext *ctx)
 static void cb_event(void *opdata, OtrlMessageEvent ev, ConnContext *ctx, const char *msg, gcry_error_t err)
 {
     (void)ctx; (void)err;
-    printf("  %s: event %d%s%s\n", ((struct user *)opdata)->name, ev, msg ? " " : "", msg ? msg : "");
+    /* SMP messages travel in data messages without text, logged as heartbeats. */
+    if (ev == OTRL_MSGEVENT_LOG_HEARTBEAT_RCVD || ev == OTRL_MSGEVENT_LOG_HEARTBEAT_SENT)
+        return;
+    printf("  %s: event %s%s%s\n", ((struct user *)opdata)->name,
+           ev == OTRL_MSGEVENT_CONNECTION_ENDED ? "CONNECTION_ENDED (the other side ended it)" : "",
+           msg ? " " : "", msg ? msg : "");
+    if (ev != OTRL_MSGEVENT_CONNECTION_ENDED)
+        printf("  (event %d)\n", ev);
 }
 
 static OtrlMessageAppOps ops;
+
+/* Fingerprints file of the user whose trust changed (SMP). */
+static void cb_write_fingerprints(void *opdata)
+{
+    struct user *u = opdata;
+    otrl_privkey_write_fingerprints(u->us, u->fpfile);
+}
+
+/* The SMP side of a chat client: bob knows the answer to alice's question. */
+static void cb_smp(void *opdata, OtrlSMPEvent ev, ConnContext *ctx, unsigned short progress, char *question)
+{
+    struct user *u = opdata;
+    static const char *names[] = { "none", "error", "abort", "cheated", "asks for the answer",
+                                   "asks for the secret", "in progress", "success", "failure" };
+    printf("  %s: SMP %s (%u%%)%s%s\n", u->name, ev <= OTRL_SMPEVENT_FAILURE ? names[ev] : "?", progress,
+           question ? ", question: " : "", question ? question : "");
+    if (ev == OTRL_SMPEVENT_ASK_FOR_ANSWER)
+        otrl_message_respond_smp(u->us, &ops, u, ctx, (const unsigned char *)"the old mill", 12);
+    else if (ev == OTRL_SMPEVENT_CHEATED || ev == OTRL_SMPEVENT_ERROR)
+        otrl_message_abort_smp(u->us, &ops, u, ctx);
+    else if ((ev == OTRL_SMPEVENT_SUCCESS || ev == OTRL_SMPEVENT_FAILURE) && ctx->smstate->received_question)
+        printf("  %s answered a question: only the one who asked learns whom they talk to\n", u->name);
+    else if (ev == OTRL_SMPEVENT_SUCCESS || ev == OTRL_SMPEVENT_FAILURE)
+        printf("  %s: %s's fingerprint is %s\n", u->name, ctx->username,
+               otrl_context_is_fingerprint_trusted(ctx->active_fingerprint) ? "now trusted (\"smp\")" : "not trusted");
+}
 
 static void show(const char *what, const char *text)
 {
@@ -162,6 +195,8 @@ int main(int argc, char **argv)
     ops.inject_message = cb_inject;
     ops.gone_secure = cb_gone_secure;
     ops.handle_msg_event = cb_event;
+    ops.handle_smp_event = cb_smp;
+    ops.write_fingerprints = cb_write_fingerprints;
 
     printf("alice asks bob for a private conversation\n");
     query = otrl_proto_default_query_msg(alice.name, OTRL_POLICY_DEFAULT);
@@ -172,6 +207,12 @@ int main(int argc, char **argv)
     say(&alice, &bob, "Hello Bob, this travels encrypted.");
     say(&bob, &alice, "Hi Alice! Keys rotate with every reply.");
     say(&alice, &bob, "Grüße, ✓ UTF-8 too.");
+    printf("alice checks that she talks to the real bob (SMP with a question)\n");
+    otrl_message_initiate_smp_q(alice.us, &ops, &alice,
+                                otrl_context_find(alice.us, "bob", "alice", "demo", OTRL_INSTAG_BEST, 0,
+                                                  NULL, NULL, NULL),
+                                "Where did we first meet?", (const unsigned char *)"the old mill", 12);
+    while (queue_len) deliver();
     printf("alice ends the private conversation\n");
     otrl_message_disconnect_all_instances(alice.us, &ops, &alice, "alice", "demo", "bob");
     deliver();
