@@ -16,11 +16,8 @@ PASS/FAIL lines to --results and a wire.json describing what the wire check
 (e2e_wire.py) must and must not find in this run's proxy logs.
 """
 
-import argparse
-import json
 import os
 import re
-import signal
 import sys
 import time
 import traceback
@@ -28,7 +25,8 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_lib import (FP_RX, T_AKE,  # noqa: E402
                      T_MSG, T_SMP, BitlbeeSide, Checks, StepFailed, paste_chunks,
-                     plain, read_fprints, reassemble, start_proxy)
+                     driver_main, plain, read_fprints, reassemble, start_proxy,
+                     write_wire_spec)
 
 
 class BitlbeeRun:
@@ -546,48 +544,21 @@ class BitlbeeRun:
 
     def write_wire_spec(self):
         self.note_instags()
-        spec = {"run": self.args.run,
-                "streams": {"alice": os.path.join(self.args.wiredir, "alice"),
-                            "bob": os.path.join(self.args.wiredir, "bob")},
-                "secrets": self.secrets,
-                "plaintexts": self.plaintexts,
-                "instags": self.instags,
-                "otr_version": 3,
-                # alice's first message goes out in the clear under the
-                # opportunistic policy, with the whitespace tag.
-                "whitespace_tag_after": {"alice": self.plaintexts[0]} if self.plaintexts else {},
-                "queries": self.queries}
-        with open(os.path.join(self.args.workdir, "wire.json"), "w", encoding="utf-8") as f:
-            json.dump(spec, f, ensure_ascii=False, indent=1)
+        write_wire_spec(
+            self.args, ("alice", "bob"),
+            secrets=self.secrets, plaintexts=self.plaintexts, instags=self.instags,
+            otr_version=3,
+            # alice's first message goes out in the clear under the
+            # opportunistic policy, with the whitespace tag.
+            whitespace_tag_after={"alice": self.plaintexts[0]} if self.plaintexts else {},
+            queries=self.queries)
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--run", required=True, help="run name (alphanumeric)")
-    p.add_argument("--alice-lib", choices=("ours", "debian"), required=True)
-    p.add_argument("--bob-lib", choices=("ours", "debian"), required=True)
-    p.add_argument("--alice-jid", required=True)
-    p.add_argument("--bob-jid", required=True)
-    p.add_argument("--xmpp-password", required=True)
-    p.add_argument("--xmpp-port", type=int, required=True, help="prosody c2s port")
-    p.add_argument("--stage", required=True, help="our install prefix")
-    p.add_argument("--workdir", required=True)
-    p.add_argument("--piddir", required=True)
-    p.add_argument("--results", required=True)
-    args = p.parse_args()
-    # A TERM (CI timeout, e2e.sh's trap) unwinds through the `finally`
-    # blocks, so the daemons this driver started are stopped.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    args.stage = os.path.abspath(args.stage)
-    args.wiredir = os.path.join(args.workdir, "wire")
-    os.makedirs(args.wiredir, exist_ok=True)
-    print("== %s: bitlbee alice on %s libotr <-> bitlbee bob on %s libotr"
-          % (args.run, args.alice_lib, args.bob_lib), flush=True)
-    started = time.time()
-    ok = BitlbeeRun(args).run()
-    print("== %s: %s in %.0fs" % (args.run, "passed" if ok else "FAILED",
-                                   time.time() - started), flush=True)
-    sys.exit(0 if ok else 1)
+    driver_main(__doc__, ("alice", "bob"),
+                lambda a: "bitlbee alice on %s libotr <-> bitlbee bob on %s libotr"
+                % (a.alice_lib, a.bob_lib),
+                BitlbeeRun)
 
 
 if __name__ == "__main__":

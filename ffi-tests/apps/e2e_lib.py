@@ -2,6 +2,8 @@
 e2e_wire.py): check bookkeeping, process handling, a small IRC client and
 bitlbee daemon management.  Python 3 standard library only."""
 
+import argparse
+import json
 import os
 import re
 import signal
@@ -630,3 +632,45 @@ class BitlbeeSide:
             self.irc.close()
             self.irc = None
         self.bb.stop()
+
+
+def write_wire_spec(args, sides, **fields):
+    """Writes what e2e_wire.py checks for this run: the recorded stream of
+    each side plus `fields` (secrets, plaintexts, instance tags, ...)."""
+    spec = {"run": args.run,
+            "streams": {side: os.path.join(args.wiredir, side) for side in sides}}
+    spec.update(fields)
+    with open(os.path.join(args.workdir, "wire.json"), "w", encoding="utf-8") as f:
+        json.dump(spec, f, ensure_ascii=False, indent=1)
+
+
+def driver_main(doc, sides, title, make_run):
+    """The command line both drivers share: a run name, which libotr and
+    which JID each of the two `sides` has, the XMPP account password and
+    port, our install prefix and the work directories. Runs
+    make_run(args).run() and exits 0 when it passed."""
+    p = argparse.ArgumentParser(description=doc.split("\n")[0])
+    p.add_argument("--run", required=True, help="run name (alphanumeric)")
+    for side in sides:
+        p.add_argument("--%s-lib" % side, choices=("ours", "debian"), required=True)
+    for side in sides:
+        p.add_argument("--%s-jid" % side, required=True)
+    p.add_argument("--xmpp-password", required=True)
+    p.add_argument("--xmpp-port", type=int, required=True, help="prosody c2s port")
+    p.add_argument("--stage", required=True, help="our install prefix")
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--piddir", required=True)
+    p.add_argument("--results", required=True)
+    args = p.parse_args()
+    # A TERM (CI timeout, e2e.sh's trap) unwinds through the `finally`
+    # blocks, so the daemons this driver started are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    args.stage = os.path.abspath(args.stage)
+    args.wiredir = os.path.join(args.workdir, "wire")
+    os.makedirs(args.wiredir, exist_ok=True)
+    print("== %s: %s" % (args.run, title(args)), flush=True)
+    started = time.time()
+    ok = make_run(args).run()
+    print("== %s: %s in %.0fs" % (args.run, "passed" if ok else "FAILED",
+                                   time.time() - started), flush=True)
+    sys.exit(0 if ok else 1)

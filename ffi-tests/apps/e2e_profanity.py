@@ -13,11 +13,8 @@ Called by e2e.sh; see --help.  Writes PASS/FAIL lines to --results and a
 wire.json for e2e_wire.py.
 """
 
-import argparse
-import json
 import os
 import re
-import signal
 import shlex
 import shutil
 import sqlite3
@@ -31,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_lib import (FP_RX, T_AKE, T_KEYGEN, T_LOGIN, T_MSG, T_SMP,  # noqa: E402
                      BitlbeeSide, Checks, StepFailed, expected_lib, libotr_mappings,
                      other_lib, paste_chunks, plain, read_fprints, reassemble,
-                     start_proxy)
+                     start_proxy, driver_main, write_wire_spec)
 
 PANE_WIDTH = 230
 PANE_HEIGHT = 80
@@ -544,45 +541,17 @@ class ProfanityRun:
                 print("    " + line.replace("\x02", "*").replace("\x03", "^C"))
 
     def write_wire_spec(self):
-        spec = {"run": self.args.run,
-                "streams": {"carol": os.path.join(self.args.wiredir, "carol"),
-                            "dave": os.path.join(self.args.wiredir, "dave")},
-                "secrets": self.secrets,
-                "plaintexts": self.plaintexts,
-                "instags": {},
-                "otr_version": 2,
-                "queries": self.queries}
-        with open(os.path.join(self.args.workdir, "wire.json"), "w", encoding="utf-8") as f:
-            json.dump(spec, f, ensure_ascii=False, indent=1)
+        write_wire_spec(
+            self.args, ("carol", "dave"),
+            secrets=self.secrets, plaintexts=self.plaintexts, instags={},
+            otr_version=2, queries=self.queries)
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--run", required=True, help="run name (alphanumeric)")
-    p.add_argument("--prof-lib", choices=("ours", "debian"), required=True)
-    p.add_argument("--bb-lib", choices=("ours", "debian"), required=True)
-    p.add_argument("--prof-jid", required=True)
-    p.add_argument("--bb-jid", required=True)
-    p.add_argument("--xmpp-password", required=True)
-    p.add_argument("--xmpp-port", type=int, required=True, help="prosody c2s port")
-    p.add_argument("--stage", required=True, help="our install prefix")
-    p.add_argument("--workdir", required=True)
-    p.add_argument("--piddir", required=True)
-    p.add_argument("--results", required=True)
-    args = p.parse_args()
-    # A TERM (CI timeout, e2e.sh's trap) unwinds through the `finally`
-    # blocks, so the daemons this driver started are stopped.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    args.stage = os.path.abspath(args.stage)
-    args.wiredir = os.path.join(args.workdir, "wire")
-    os.makedirs(args.wiredir, exist_ok=True)
-    print("== %s: profanity on %s libotr <-> bitlbee on %s libotr"
-          % (args.run, args.prof_lib, args.bb_lib), flush=True)
-    started = time.time()
-    ok = ProfanityRun(args).run()
-    print("== %s: %s in %.0fs" % (args.run, "passed" if ok else "FAILED",
-                                   time.time() - started), flush=True)
-    sys.exit(0 if ok else 1)
+    driver_main(__doc__, ("prof", "bb"),
+                lambda a: "profanity on %s libotr <-> bitlbee on %s libotr"
+                % (a.prof_lib, a.bb_lib),
+                ProfanityRun)
 
 
 if __name__ == "__main__":
