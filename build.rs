@@ -59,6 +59,27 @@ fn tags_only(header: &str) -> String {
         out = out.replace(&open, &format!("struct {tag} {{"));
         out = out.replace(&close, "\n};");
     }
+    // libotr spells the add_appdata callback type out in each prototype;
+    // the name the Rust side needs for it is no C name.
+    for param in ["add_app_data", "add_appdata"] {
+        out = out.replace(
+            &format!("AddAppData {param}"),
+            &format!("void (*{param})(void*, ConnContext*)"),
+        );
+    }
+    let typedef = "typedef void (*AddAppData)(void*, ConnContext*);\n";
+    let at = out
+        .find(typedef)
+        .expect("the header has the AddAppData typedef");
+    // Its doc comment goes with it.
+    let start = out[..at]
+        .rfind("/*")
+        .expect("the typedef has a doc comment");
+    out.replace_range(start..at + typedef.len() + 1, "");
+    assert!(
+        !out.contains("AddAppData"),
+        "every AddAppData use is spelled out"
+    );
     // ConnContext's otr_offer has an anonymous enum type in libotr; the
     // name the generated header needs stays a tag, so no typedef name is
     // taken either.

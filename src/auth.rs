@@ -927,7 +927,9 @@ unsafe fn send_v1(
     msg.extend_from_slice(&sk.public().serialize()[2..]);
     msg.extend_from_slice(&auth.our_keyid.to_be_bytes());
     msg.extend_from_slice(&otr_core::crypto::dh::mpi(&ours.bytes));
-    let sig = sk.sign(&otr_core::crypto::sha1(&msg));
+    let sig = sk
+        .sign(&otr_core::crypto::sha1(&msg))
+        .map_err(|e| e.value())?;
     msg.extend_from_slice(&sig);
     // SAFETY: per the contract.
     unsafe { set_lastauthmsg(auth, Some(&msg)) };
@@ -1145,7 +1147,7 @@ mod tests {
         ours.extend_from_slice(&sk.public().serialize()[2..]);
         ours.extend_from_slice(&7u32.to_be_bytes());
         ours.extend_from_slice(&otr_core::crypto::dh::mpi(&kx.y));
-        let sig = sk.sign(&otr_core::crypto::sha1(&ours));
+        let sig = sk.sign(&otr_core::crypto::sha1(&ours)).unwrap();
         ours.extend_from_slice(&sig);
         let kx2 = parse_v1(&ours).unwrap();
         assert_eq!((kx2.reply, kx2.keyid), (1, 7));

@@ -497,25 +497,33 @@ unsafe fn send_or_error_auth(
     }
 }
 
-/// Gives the account an instance tag through `create_instag` if it has
-/// none, and the context its tag if it was made before the tag existed.
+/// Gives a (master) context without an instance tag of ours the account's
+/// tag, asking the application for one through `create_instag` when the
+/// account has none; without any, a fresh random tag that is not stored
+/// (4.1.1's receiving does the same, for an application such as profanity
+/// that has no `create_instag`). A context that has a tag keeps it, even if
+/// the account's tag was forgotten since.
 ///
 /// # Safety
 /// `us` and `ctx` are live.
 unsafe fn ensure_instag(ops: Ops, us: OtrlUserState, ctx: *mut ConnContext) {
     // SAFETY: per the contract; the context is re-read after the callback.
     unsafe {
+        if (*ctx).our_instance != 0 {
+            return;
+        }
         let (acct, proto) = ((*ctx).accountname, (*ctx).protocol);
-        if otrl_instag_find(us, acct, proto).is_null() {
+        let mut tag = otrl_instag_find(us, acct, proto);
+        if tag.is_null() {
             if let Some(f) = ops.get().and_then(|o| o.create_instag) {
                 f(ops.opdata, acct, proto);
+                tag = otrl_instag_find(us, (*ctx).accountname, (*ctx).protocol);
             }
         }
-        if let Some(tag) = otrl_instag_find(us, (*ctx).accountname, (*ctx).protocol).as_ref() {
-            if (*ctx).our_instance == 0 {
-                (*ctx).our_instance = tag.instag;
-            }
-        }
+        (*ctx).our_instance = match tag.as_ref() {
+            Some(t) => t.instag,
+            None => crate::instag::otrl_instag_get_new(),
+        };
     }
 }
 
@@ -857,7 +865,7 @@ pub unsafe extern "C" fn otrl_message_sending(
         let converted_copy;
         let text = match bytes(converted) {
             Some(t) => {
-                converted_copy = t.to_vec();
+                converted_copy = zeroize::Zeroizing::new(t.to_vec());
                 &converted_copy[..]
             }
             None => original,
@@ -871,10 +879,10 @@ pub unsafe extern "C" fn otrl_message_sending(
         if err != 0 {
             return err;
         }
-        // Read in place too: fragment_and_send replaces *messagep only
-        // after it is done with the text.
-        if let Some(msg) = bytes(*messagep) {
-            return fragment_and_send(ops, ctx, msg, fragPolicy, messagep);
+        // A copy: fragment_and_send may free *messagep, which must not be
+        // borrowed while it does.
+        if let Some(msg) = bytes(*messagep).map(<[u8]>::to_vec) {
+            return fragment_and_send(ops, ctx, &msg, fragPolicy, messagep);
         }
         0
     })
@@ -980,9 +988,9 @@ unsafe fn remember_last(ctx: *mut ConnContext, text: &[u8]) {
     let s = unsafe { session(ctx) };
     match &mut s.last_message {
         Some(buf) => {
-            // Clearing leaves the old bytes in spare capacity; they are
-            // overwritten here and the whole capacity is wiped on drop.
-            buf.clear();
+            // Wiped first (the whole capacity): growing the buffer would
+            // otherwise leave the previous message in the freed block.
+            zeroize::Zeroize::zeroize(&mut **buf);
             buf.extend_from_slice(text);
         }
         None => s.last_message = Some(zeroize::Zeroizing::new(text.to_vec())),
@@ -1095,8 +1103,8 @@ unsafe fn receive(
         if added != 0 {
             ops.update_context_list();
         }
-        // 4.1.1 makes sure the account has an instance tag before anything
-        // else, whatever the message and the policy.
+        // 4.1.1 gives the context an instance tag before anything else,
+        // whatever the message and the policy.
         ensure_instag(ops, us, master);
         let mut ctx = master;
         let policy = ops.policy(ctx);
@@ -1154,31 +1162,32 @@ unsafe fn receive(
         // A whole message of a protocol version the policy does not allow
         // is dropped without a word, before its instance tags are looked at.
         let version = wire::message_version(text);
-        if matches!(version, 2 | 3) && !version_allowed(policy, version) {
+        if matches!(version, 1..=3) && !version_allowed(policy, version) {
             return 1;
         }
         // A whole v3 message goes to its sender's instance.
         if ctx == master && version == 3 {
             let Ok((theirs, ours)) = wire::instance_tags(text) else {
-                ops.msg_event(
-                    OtrlMessageEventValues::OTRL_MSGEVENT_RCVDMSG_MALFORMED,
-                    master,
-                    None,
-                    0,
-                );
-                if let Some(e) =
-                    ops.error_text(master, OtrlErrorCodeValues::OTRL_ERRCODE_MSG_MALFORMED)
-                {
-                    ops.inject(master, &e);
-                }
+                malformed(ops, master);
                 return 1;
             };
-            // Addressed to another instance of ours: reported before
-            // anything else, and no context is made for its sender.
-            if !for_us(ops, master, ours) {
+            // Addressed to another instance of ours (only a D-H Commit may
+            // be addressed to none): reported before anything else, and no
+            // context is made for its sender.
+            let to_anyone = wire::message_type(text) == MessageType::DhCommit;
+            if (ours == 0 && !to_anyone) || !for_us(ops, master, ours) {
+                if ours == 0 {
+                    ops.msg_event(
+                        OtrlMessageEventValues::OTRL_MSGEVENT_RCVDMSG_FOR_OTHER_INSTANCE,
+                        master,
+                        None,
+                        0,
+                    );
+                }
                 return 1;
             }
             if theirs < OTRL_MIN_VALID_INSTAG {
+                malformed(ops, master);
                 return 1;
             }
             ctx = child_context(
@@ -1305,6 +1314,19 @@ unsafe fn receive(
                 1
             }
         }
+    }
+}
+
+/// Reports a malformed message and tells the peer with an OTR error.
+fn malformed(ops: Ops, ctx: *mut ConnContext) {
+    ops.msg_event(
+        OtrlMessageEventValues::OTRL_MSGEVENT_RCVDMSG_MALFORMED,
+        ctx,
+        None,
+        0,
+    );
+    if let Some(e) = ops.error_text(ctx, OtrlErrorCodeValues::OTRL_ERRCODE_MSG_MALFORMED) {
+        ops.inject(ctx, &e);
     }
 }
 

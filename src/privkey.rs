@@ -1013,7 +1013,10 @@ pub unsafe extern "C" fn otrl_privkey_sign(
                 Ok(key) => key,
                 Err(e) => return e.value(),
             };
-            let sig = key.sign(msg);
+            let sig = match key.sign(msg) {
+                Ok(sig) => sig,
+                Err(e) => return e.value(),
+            };
             let out = malloc_copy(&sig);
             if out.is_null() {
                 return error_from_errno(libc::ENOMEM);

@@ -265,7 +265,7 @@ impl Auth {
                 let gx = dh::mpi(&dh_ours.public_bytes());
                 let gy = dh::mpi(&key.gy);
                 let (enc, mac) =
-                    signed_part(ours, self.our_keyid, &keys.m1, &keys.c, &keys.m2, &gx, &gy);
+                    signed_part(ours, self.our_keyid, &keys.m1, &keys.c, &keys.m2, &gx, &gy)?;
                 self.their_dh = Some(key.gy.clone());
                 self.keys = Some(keys);
                 self.state = AuthState::AwaitingSig;
@@ -334,7 +334,7 @@ impl Auth {
             &keys.m2_prime,
             &gy_mpi,
             &gx_mpi,
-        );
+        )?;
         let reply = Signature {
             header: self.header(MSGTYPE_SIGNATURE),
             encrypted_signature: enc,
@@ -436,17 +436,17 @@ fn signed_part(
     mackey: &[u8; 32],
     first: &[u8],
     second: &[u8],
-) -> (Vec<u8>, [u8; 20]) {
+) -> Result<(Vec<u8>, [u8; 20])> {
     let public = ours.public().serialize();
     let m = hmac_sha256(mkey, &[first, second, &public, &keyid.to_be_bytes()]);
-    let sig = ours.sign(&m);
+    let sig = ours.sign(&m)?;
     let mut x = Vec::with_capacity(public.len() + 4 + sig.len());
     x.extend_from_slice(&public);
     x.extend_from_slice(&keyid.to_be_bytes());
     x.extend_from_slice(&sig);
     aes128_ctr(ckey, &[0; 8], &mut x);
     let mac = hmac_sha256_160(mackey, &[&(x.len() as u32).to_be_bytes(), &x]);
-    (x, mac)
+    Ok((x, mac))
 }
 
 /// Checks and opens the other side's encrypted `X` (see [`signed_part`]):

@@ -12,9 +12,14 @@ out=$2      # scratch directory
 mkdir -p "$out/names"
 grep '#include <libotr' "$here/layout.c" > "$out/names/all-headers.c"
 mapfile -t names < <(
-  sed -e 's|/\*.*\*/||' "$ours/libotr/otrabi.h" |
-    grep -oE '\b(struct|enum) [A-Za-z_][A-Za-z0-9_]*|^typedef .*\b[A-Za-z_][A-Za-z0-9_]*;' |
-    sed -E 's/^(struct|enum) //; s/.*[^A-Za-z0-9_]([A-Za-z_][A-Za-z0-9_]*);$/\1/' | sort -u)
+  {
+    sed -e 's|/\*.*\*/||' "$ours/libotr/otrabi.h" |
+      grep -oE '\b(struct|enum) [A-Za-z_][A-Za-z0-9_]*|^typedef .*\b[A-Za-z_][A-Za-z0-9_]*;' |
+      sed -E 's/^(struct|enum) //; s/.*[^A-Za-z0-9_]([A-Za-z_][A-Za-z0-9_]*);$/\1/'
+    # Function-pointer typedefs: typedef void (*Name)(...);
+    grep -oE '^typedef [^;]*\(\*[A-Za-z_][A-Za-z0-9_]*\)' "$ours/libotr/otrabi.h" |
+      sed -E 's/.*\(\*([A-Za-z_][A-Za-z0-9_]*)\)$/\1/'
+  } | sort -u)
 [ ${#names[@]} -ge 30 ] || { echo "names: only ${#names[@]} names found" >&2; exit 1; }
 free=0 bad=()
 for n in "${names[@]}"; do

@@ -217,11 +217,24 @@ static void hostile_fragments(struct party *to, const char *msg, unsigned int ou
     free(frag);
 }
 
+/* Each case is written here before it is fed, so that a crash leaves the
+   input that caused it (keys are random: seeds alone do not reproduce). */
+static const char *case_path;
+
+static void save_case(const struct party *to, const char *m)
+{
+    FILE *f = fopen(case_path, "w");
+    if (!f) return;
+    fprintf(f, "to %s\n%s\n", to->name, m);
+    fclose(f);
+}
+
 static void feed_mutations(struct party *to, const char *base, int rounds)
 {
     int i;
     for (i = 0; i < rounds; i++) {
         char *m = below(3) ? mutate_binary(base) : mutate_text(base);
+        save_case(to, m);
         receive(to, m);
         free(m);
         drop_queue();
@@ -270,6 +283,8 @@ int main(int argc, char **argv)
     const char *dir = argc > 1 ? argv[1] : ".";
     rng = argc > 3 ? strtoull(argv[3], NULL, 10) : 88172645463325252ull;
     if (!rng) rng = 1;
+    snprintf(path, sizeof path, "%s/last-case.txt", dir);
+    case_path = strdup(path);
 
     OTRL_INIT;
     A.us = otrl_userstate_create();
@@ -331,6 +346,7 @@ int main(int argc, char **argv)
     reset();
     otrl_userstate_free(A.us);
     otrl_userstate_free(B.us);
+    free((char *)case_path);
     printf("hostile: %lu mutated messages survived (%lu events, %lu SMP events)\n", cases, events, smp_events);
     return 0;
 }

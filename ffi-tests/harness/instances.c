@@ -11,6 +11,7 @@
 #include <libotr/message.h>
 #include <libotr/instag.h>
 #include <libotr/privkey.h>
+#include <libotr/b64.h>
 #include "common.h"
 
 static OtrlUserState cur;           /* user state the callbacks act on */
@@ -62,6 +63,63 @@ static void feed(const char *label, const char *m, int with_tag, OtrlPolicy p) {
     verbose = 0;
     otrl_userstate_free(r);
 }
+/* m with its v3 instance tags replaced: the sender's by `sender`, the
+   receiver's by the receiving user state's own tag when `to_us`, else 0. */
+static char *retag(const char *m, unsigned int sender, int to_us, OtrlUserState r) {
+    unsigned char *b = NULL; size_t len = 0; unsigned int recv = 0; char *out;
+    if (otrl_base64_otr_decode(m, &b, &len) || len < 11) { free(b); return strdup(m); }
+    if (to_us && r->instag_root) recv = r->instag_root->instag;
+    b[3] = sender >> 24; b[4] = sender >> 16; b[5] = sender >> 8; b[6] = sender;
+    b[7] = recv >> 24; b[8] = recv >> 16; b[9] = recv >> 8; b[10] = recv;
+    out = otrl_base64_otr_encode(b, len);
+    free(b);
+    return out;
+}
+/* As feed, with m retagged for the receiver first (it has a tag). */
+static void feed_retagged(const char *label, const char *m, unsigned int sender, int to_us) {
+    OtrlUserState r = otrl_userstate_create();
+    char *nm = NULL, *t2; OtrlTLV *t = NULL; int ret;
+    otrl_privkey_read(r, "alice.key");
+    otrl_instag_generate(r, "/dev/null", "alice", "x");
+    t2 = retag(m, sender, to_us, r);
+    cur = r; verbose = 1; pol = OTRL_POLICY_ALLOW_V2 | OTRL_POLICY_ALLOW_V3;
+    printf("%s:\n", label);
+    ret = otrl_message_receiving(r, &ops, NULL, "alice", "x", "bob", t2, &nm, &t, NULL, NULL, NULL);
+    printf("    returned %d, new %s\n", ret, nm ? "text" : "NULL");
+    show(r);
+    otrl_message_free(nm); otrl_tlv_free(t); free(t2);
+    verbose = 0;
+    otrl_userstate_free(r);
+}
+/* Two plain messages; the account's tag is forgotten in between (the
+   master context keeps the tag it took). */
+static void forgotten_tag(void) {
+    OtrlUserState r = otrl_userstate_create();
+    char *nm = NULL; OtrlTLV *t = NULL;
+    otrl_instag_generate(r, "/dev/null", "alice", "x");
+    cur = r; verbose = 1; pol = OTRL_POLICY_ALLOW_V2 | OTRL_POLICY_ALLOW_V3;
+    printf("plain text, then the tag forgotten, then plain text again:\n");
+    otrl_message_receiving(r, &ops, NULL, "alice", "x", "bob", "one", &nm, &t, NULL, NULL, NULL);
+    otrl_instag_forget(r->instag_root);
+    otrl_message_receiving(r, &ops, NULL, "alice", "x", "bob", "two", &nm, &t, NULL, NULL, NULL);
+    show(r);
+    verbose = 0;
+    otrl_userstate_free(r);
+}
+/* An application without a create_instag callback (profanity). */
+static void no_create_instag(void) {
+    OtrlUserState r = otrl_userstate_create();
+    char *nm = NULL; OtrlTLV *t = NULL;
+    OtrlMessageAppOps o = ops;
+    o.create_instag = NULL;
+    cur = r; verbose = 1; pol = OTRL_POLICY_ALLOW_V2 | OTRL_POLICY_ALLOW_V3;
+    printf("plain text, no create_instag callback:\n");
+    otrl_message_receiving(r, &o, NULL, "alice", "x", "bob", "one", &nm, &t, NULL, NULL, NULL);
+    show(r);
+    verbose = 0;
+    otrl_userstate_free(r);
+}
+
 /* bob talks to "alice" (an old alice with her own key and tag): run the
    exchange and keep every message bob sends, by kind. */
 static char *msgs[16];
@@ -137,6 +195,14 @@ int main(int argc, char **argv) {
     feed("unknown ?OTR: type", "?OTR:AAMJAAAAAQAAAAIx.", 0, OTRL_POLICY_ALLOW_V2 | OTRL_POLICY_ALLOW_V3);
     feed("v3 fragment for another instance", "?OTR|5a5a5a5a|12345678,00001,00002,?OTR:AAMD,", 0, OTRL_POLICY_ALLOW_V2 | OTRL_POLICY_ALLOW_V3);
     feed("v3 data, sender tag too small", "?OTR:AAMDAAAAAQAAAAI=.", 0, OTRL_POLICY_ALLOW_V2 | OTRL_POLICY_ALLOW_V3);
+    feed("v1 data message", "?OTR:AAEDAAAAAQAAAAEAAAAA.", 0, OTRL_POLICY_ALLOW_V2 | OTRL_POLICY_ALLOW_V3);
+    feed_retagged("v3 data, receiver tag 0", msgs[2], 0x12345678, 0);
+    feed_retagged("v3 reveal signature, receiver tag 0", msgs[1], 0x12345678, 0);
+    feed_retagged("v3 data to us, sender tag 5", msgs[2], 5, 1);
+    feed_retagged("v3 reveal signature to us, sender tag 5", msgs[1], 5, 1);
+    feed_retagged("v3 data to us from a new instance", msgs[2], 0x12345678, 1);
+    forgotten_tag();
+    no_create_instag();
     feed("plain text, policy NEVER", "hello there", 0, 0);
     feed("plain text, v2 only", "hello there", 0, OTRL_POLICY_ALLOW_V2);
     feed("v3 DH commit, v2 only", msgs[0], 0, OTRL_POLICY_ALLOW_V2);

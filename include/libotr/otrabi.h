@@ -464,11 +464,6 @@ struct s_OtrlUserState {
 typedef struct s_OtrlUserState *OtrlUserState;
 
 /*
- The callback applications pass to attach their data to new contexts.
- */
-typedef void (*AddAppData)(void*, ConnContext*);
-
-/*
  A bit set of `OTRL_POLICY_*` values.
  */
 typedef unsigned int OtrlPolicy;
@@ -817,7 +812,7 @@ int otrl_base64_otr_decode(const char *msg, unsigned char **bufp, size_t *lenp);
  `us` is a user state from `otrl_userstate_create`; the strings are NULL or
  NUL-terminated; `addedp` is NULL or writable.
  */
-ConnContext *otrl_context_find(OtrlUserState us, const char *user, const char *accountname, const char *protocol, otrl_instag_t their_instance, int add_if_missing, int *addedp, AddAppData add_app_data, void *data);
+ConnContext *otrl_context_find(OtrlUserState us, const char *user, const char *accountname, const char *protocol, otrl_instag_t their_instance, int add_if_missing, int *addedp, void (*add_app_data)(void*, ConnContext*), void *data);
 
 /*
  True (1) when the fingerprint's trust is a non-empty string.
@@ -1226,7 +1221,7 @@ void otrl_message_free(char *message);
  strings are NULL or NUL-terminated; `tlvs` is NULL or a valid list;
  `messagep` and `contextp` are NULL or writable.
  */
-gcry_error_t otrl_message_sending(OtrlUserState us, const OtrlMessageAppOps *ops, void *opdata, const char *accountname, const char *protocol, const char *recipient, otrl_instag_t instag, const char *original_msg, OtrlTLV *tlvs, char **messagep, OtrlFragmentPolicy fragPolicy, ConnContext **contextp, AddAppData add_appdata, void *data);
+gcry_error_t otrl_message_sending(OtrlUserState us, const OtrlMessageAppOps *ops, void *opdata, const char *accountname, const char *protocol, const char *recipient, otrl_instag_t instag, const char *original_msg, OtrlTLV *tlvs, char **messagep, OtrlFragmentPolicy fragPolicy, ConnContext **contextp, void (*add_appdata)(void*, ConnContext*), void *data);
 
 /*
  Handles one received message from `sender`.
@@ -1242,7 +1237,7 @@ gcry_error_t otrl_message_sending(OtrlUserState us, const OtrlMessageAppOps *ops
  `us` is a valid user state; `ops` is NULL or a callback table; strings
  are NULL or NUL-terminated; the out-pointers are NULL or writable.
  */
-int otrl_message_receiving(OtrlUserState us, const OtrlMessageAppOps *ops, void *opdata, const char *accountname, const char *protocol, const char *sender, const char *message, char **newmessagep, OtrlTLV **tlvsp, ConnContext **contextp, AddAppData add_appdata, void *data);
+int otrl_message_receiving(OtrlUserState us, const OtrlMessageAppOps *ops, void *opdata, const char *accountname, const char *protocol, const char *sender, const char *message, char **newmessagep, OtrlTLV **tlvsp, ConnContext **contextp, void (*add_appdata)(void*, ConnContext*), void *data);
 
 /*
  Ends the private conversation with one instance of `username`: tells the
@@ -1494,7 +1489,7 @@ gcry_error_t otrl_privkey_generate_FILEp(OtrlUserState us, FILE *privf, const ch
  # Safety
  `us` is NULL or valid; `filename` is NULL or NUL-terminated.
  */
-gcry_error_t otrl_privkey_read_fingerprints(OtrlUserState us, const char *filename, AddAppData add_app_data, void *data);
+gcry_error_t otrl_privkey_read_fingerprints(OtrlUserState us, const char *filename, void (*add_app_data)(void*, ConnContext*), void *data);
 
 /*
  Reads a fingerprints file from an open stream; NULL reads nothing.
@@ -1502,7 +1497,7 @@ gcry_error_t otrl_privkey_read_fingerprints(OtrlUserState us, const char *filena
  # Safety
  `us` is NULL or valid; `storef` is NULL or readable.
  */
-gcry_error_t otrl_privkey_read_fingerprints_FILEp(OtrlUserState us, FILE *storef, AddAppData add_app_data, void *data);
+gcry_error_t otrl_privkey_read_fingerprints_FILEp(OtrlUserState us, FILE *storef, void (*add_app_data)(void*, ConnContext*), void *data);
 
 /*
  Writes the fingerprints file at `filename` (replaced atomically; a new

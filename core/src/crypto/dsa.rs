@@ -406,6 +406,10 @@ impl fmt::Debug for DsaPrivateKey {
     }
 }
 
+/// How many random k [`DsaPrivateKey::sign`] tries before it gives up on a
+/// key whose parameters cannot sign.
+pub const MAX_SIGN_TRIES: usize = 64;
+
 impl DsaPrivateKey {
     /// Builds a key from big-endian magnitudes (leading zero bytes allowed),
     /// as read from a libotr private-key file.
@@ -519,11 +523,21 @@ impl DsaPrivateKey {
 
     /// Signs like `otrl_privkey_sign`: `data` read as a big-endian integer
     /// and reduced mod q, a fresh random k, and r||s each padded to 20 bytes.
-    pub fn sign(&self, data: &[u8]) -> [u8; SIGNATURE_LEN] {
+    ///
+    /// With a sound key a retry for r = 0 or s = 0 happens about once in
+    /// 2^160 signatures. A key file can hold parameters that are not a DSA
+    /// group (p composite, g of the wrong order) for which r is always 0;
+    /// after [`MAX_SIGN_TRIES`] tries such a key gives libotr's
+    /// `GPG_ERR_INV_VALUE` instead of looping for ever.
+    pub fn sign(&self, data: &[u8]) -> Result<[u8; SIGNATURE_LEN]> {
         self.sign_with_rng(data, &mut os_rng())
     }
 
-    fn sign_with_rng<R: Rng + ?Sized>(&self, data: &[u8], rng: &mut R) -> [u8; SIGNATURE_LEN] {
+    fn sign_with_rng<R: Rng + ?Sized>(
+        &self,
+        data: &[u8],
+        rng: &mut R,
+    ) -> Result<[u8; SIGNATURE_LEN]> {
         let grp = self
             .public
             .group
@@ -532,7 +546,7 @@ impl DsaPrivateKey {
         let prec = grp.q_params.bits_precision();
         let h = BoxedMontyForm::new(reduce_mod_q(data, &grp.q).resize(prec), &grp.q_params);
         let x = Zeroizing::new(BoxedMontyForm::new(self.x.clone(), &grp.q_params));
-        loop {
+        for _ in 0..MAX_SIGN_TRIES {
             let k = random_scalar(grp.q.as_ref(), rng);
             let r = grp.mod_q(&grp.g.pow_bounded_exp(&k, grp.q_bits).retrieve());
             if r.is_zero_vartime_pub() {
@@ -553,8 +567,9 @@ impl DsaPrivateKey {
             let mut out = [0u8; SIGNATURE_LEN];
             write_padded(&r, &mut out[..SIGNATURE_LEN / 2]);
             write_padded(&s, &mut out[SIGNATURE_LEN / 2..]);
-            return out;
+            return Ok(out);
         }
+        Err(inv_value())
     }
 }
 
@@ -982,7 +997,7 @@ mod tests {
             &[0x42; 32],
             &[0x99; 100],
         ] {
-            let sig = key.sign(data);
+            let sig = key.sign(data).unwrap();
             assert!(key.public().verify(&sig, data));
             let mut other = data.to_vec();
             other.push(1);
@@ -992,7 +1007,7 @@ mod tests {
         let q = unhex(K1.q);
         let mut q_plus_5 = q.clone();
         *q_plus_5.last_mut().unwrap() += 5;
-        let sig = key.sign(&[5]);
+        let sig = key.sign(&[5]).unwrap();
         assert!(key.public().verify(&sig, &q_plus_5));
         assert!(!K2.key().public().verify(&sig, &[5]));
     }
@@ -1002,7 +1017,7 @@ mod tests {
         let key = K1.key();
         let public = key.public();
         let data = [0x17u8; 32];
-        let sig = key.sign(&data);
+        let sig = key.sign(&data).unwrap();
         assert!(public.verify(&sig, &data));
         for bit in [0, 7, 100, 159, 160, 200, 319] {
             let mut bad = sig;
@@ -1096,7 +1111,7 @@ mod tests {
         let even_p = DsaPublicKey::from_components(&[0x10, 0], &[7], &[2], &[3]).unwrap();
         assert!(!even_p.verify(&sig, b"x"));
         let tiny = DsaPublicKey::from_components(&unhex(K1.p), &unhex(K1.q), &[2], &[5]).unwrap();
-        assert!(!tiny.verify(&K1.key().sign(b"x"), b"x"));
+        assert!(!tiny.verify(&K1.key().sign(b"x").unwrap(), b"x"));
         let zero = DsaPublicKey::from_components(&[], &[], &[], &[]).unwrap();
         assert_eq!(zero.serialize(), [0u8; 18]);
         assert!(!zero.verify(&sig, b"x"));
@@ -1170,7 +1185,7 @@ mod tests {
         assert_eq!(gm.pow(&q), BoxedMontyForm::one(&params));
         assert_eq!(gm.pow(&x).retrieve(), y.resize(1024));
         assert!(bool::from(x.is_nonzero()) && x.resize(q.bits_precision()) < q);
-        let sig = key.sign(&[0xee; 32]);
+        let sig = key.sign(&[0xee; 32]).unwrap();
         assert!(key.public().verify(&sig, &[0xee; 32]));
         assert_eq!(key.public().serialize()[..6], [0, 0, 0, 0, 0, 0x80]);
     }
@@ -1226,7 +1241,7 @@ mod tests {
         let t = Instant::now();
         let mut sig = [0u8; 40];
         for _ in 0..n {
-            sig = key.sign(&data);
+            sig = key.sign(&data).unwrap();
         }
         let sign_us = t.elapsed().as_secs_f64() * 1e6 / f64::from(n);
         let t = Instant::now();
