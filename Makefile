@@ -6,6 +6,7 @@
 #   make check                every test: Rust, ABI, C harnesses on both libraries
 #   make bench                benchmarks side by side with Debian's libotr
 #   make headers              regenerate include/libotr/otrabi.h with cbindgen
+#   make miri                 the list tests under Miri (needs a nightly toolchain with miri)
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -15,7 +16,7 @@ TARGET_DIR := $(CURDIR)/target
 SO_VERSION := 5.1.1
 HEADERS := $(wildcard include/libotr/*.h)
 
-.PHONY: all build headers check-headers install demo check bench clean
+.PHONY: all build headers check-headers install demo check bench miri clean
 
 all: build
 
@@ -55,6 +56,12 @@ bench:
 	bash ffi-tests/ensure-packages.sh
 	$(MAKE) install PREFIX=$(STAGE)
 	$(MAKE) -C ffi-tests bench STAGE=$(STAGE)
+
+# libotr's linked lists are raw-pointer code: Miri checks it for aliasing
+# errors under both borrow models (not part of `make check`: it needs nightly).
+miri:
+	MIRIFLAGS=-Zmiri-disable-isolation $(CARGO) +nightly miri test --test lists_miri
+	MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-tree-borrows" $(CARGO) +nightly miri test --test lists_miri
 
 clean:
 	$(CARGO) clean

@@ -129,18 +129,19 @@ fn new_context(user: &[u8], account: &[u8], protocol: &[u8]) -> *mut ConnContext
         return null_mut();
     }
     // SAFETY: ctx and smstate are fresh zeroed blocks of the right types; all
-    // zero bytes is the initial value of every field not set below.
+    // zero bytes is the initial value of every field not set below. The
+    // pointers stored into the context are `ctx` itself, never derived from
+    // a reference, so they stay usable whatever else touches the context.
     unsafe {
         sm_state_reset(&mut *smstate);
-        let c = &mut *ctx;
-        c.username = username;
-        c.accountname = accountname;
-        c.protocol = proto;
-        c.context_priv = cpriv;
-        c.smstate = smstate;
-        c.m_context = ctx;
-        c.auth.context = ctx;
-        c.fingerprint_root.context = ctx;
+        (*ctx).username = username;
+        (*ctx).accountname = accountname;
+        (*ctx).protocol = proto;
+        (*ctx).context_priv = cpriv;
+        (*ctx).smstate = smstate;
+        (*ctx).m_context = ctx;
+        (*ctx).auth.context = ctx;
+        (*ctx).fingerprint_root.context = ctx;
     }
     ctx
 }
@@ -152,36 +153,42 @@ fn new_context(user: &[u8], account: &[u8], protocol: &[u8]) -> *mut ConnContext
 /// Returns the link to insert at (or holding the match) and whether the names
 /// matched there.
 ///
+/// The link may become a new context's `tous`, so it is derived from the raw
+/// user state and nodes only: a link made from a reference would stop being
+/// usable as soon as the list is touched through any other pointer.
+///
 /// # Safety
 /// `us` is a valid user state whose contexts have valid name strings.
 unsafe fn locate(
-    us: &mut crate::userstate::s_OtrlUserState,
+    us: OtrlUserState,
     user: &[u8],
     account: &[u8],
     protocol: &[u8],
     instance: otrl_instag_t,
 ) -> (*mut *mut ConnContext, bool) {
-    let mut link: *mut *mut ConnContext = &mut us.context_root;
-    // SAFETY: every link points at a valid context pointer or NULL.
+    // SAFETY: us is valid; every link points at a valid context pointer or
+    // NULL, and the name strings read here are not written during the walk.
     unsafe {
-        while let Some(cur) = (*link).as_mut() {
+        let mut link: *mut *mut ConnContext = &raw mut (*us).context_root;
+        while !(*link).is_null() {
+            let cur = *link;
             let key = (
-                bytes(cur.username).unwrap_or_default(),
-                bytes(cur.accountname).unwrap_or_default(),
-                bytes(cur.protocol).unwrap_or_default(),
+                bytes((*cur).username).unwrap_or_default(),
+                bytes((*cur).accountname).unwrap_or_default(),
+                bytes((*cur).protocol).unwrap_or_default(),
             );
             match key.cmp(&(user, account, protocol)) {
                 core::cmp::Ordering::Greater => return (link, false),
                 core::cmp::Ordering::Equal
-                    if instance < OTRL_MIN_VALID_INSTAG || cur.their_instance >= instance =>
+                    if instance < OTRL_MIN_VALID_INSTAG || (*cur).their_instance >= instance =>
                 {
                     return (link, true)
                 }
-                _ => link = &mut cur.next,
+                _ => link = &raw mut (*cur).next,
             }
         }
+        (link, false)
     }
-    (link, false)
 }
 
 /// Finds the context for (user, accountname, protocol, their_instance),
@@ -219,18 +226,17 @@ pub unsafe extern "C" fn otrl_context_find(
         else {
             return null_mut();
         };
-        // SAFETY: `us` is NULL or valid per the contract.
-        let Some(us_ref) = (unsafe { us.as_mut() }) else {
+        if us.is_null() {
             return null_mut();
-        };
+        }
         // SAFETY: us is valid and its contexts are well formed.
-        let (link, found) = unsafe { locate(us_ref, user, account, proto, their_instance) };
+        let (link, found) = unsafe { locate(us, user, account, proto, their_instance) };
         // SAFETY: link points at a valid slot of the list.
         let here = unsafe { *link };
         if found {
             // SAFETY: found implies `here` is a valid context.
-            let cur = unsafe { &*here };
-            if their_instance < OTRL_MIN_VALID_INSTAG || cur.their_instance == their_instance {
+            let here_instance = unsafe { (*here).their_instance };
+            if their_instance < OTRL_MIN_VALID_INSTAG || here_instance == their_instance {
                 return match their_instance {
                     // SAFETY: `here` is a live context found in the list.
                     OTRL_INSTAG_MASTER => here,
@@ -263,46 +269,44 @@ pub unsafe extern "C" fn otrl_context_find(
             // SAFETY: calling the application's callback with the new context.
             unsafe { cb(data, ctx) };
         }
-        // The callback may have re-entered the library, so read afresh.
+        // The callback may have re-entered the library, and the master
+        // lookup below may add a context (calling it again), both writing
+        // through list links into this context: it is only ever reached
+        // through the raw `ctx`, never a reference held across those calls.
         // SAFETY: ctx stays valid: nothing forgets a context during add_app_data
         // that the application could not have found.
-        let c = unsafe { &mut *ctx };
-        if let Some(tag) = unsafe { otrl_instag_find(us, accountname, protocol).as_ref() } {
-            c.our_instance = tag.instag;
-        }
-        if their_instance >= OTRL_MIN_VALID_INSTAG || their_instance == OTRL_INSTAG_MASTER {
-            c.their_instance = their_instance;
-        }
-        if their_instance >= OTRL_MIN_VALID_INSTAG {
-            // SAFETY: same arguments as this call, asking for the master.
-            c.m_context = unsafe {
-                otrl_context_find(
+        unsafe {
+            let tag = otrl_instag_find(us, accountname, protocol);
+            if !tag.is_null() {
+                (*ctx).our_instance = (*tag).instag;
+            }
+            if their_instance >= OTRL_MIN_VALID_INSTAG || their_instance == OTRL_INSTAG_MASTER {
+                (*ctx).their_instance = their_instance;
+            }
+            if their_instance >= OTRL_MIN_VALID_INSTAG {
+                // Same names as this call (the context's copies), asking for
+                // the master.
+                let master = otrl_context_find(
                     us,
-                    user_ptr(c),
-                    c.accountname,
-                    c.protocol,
+                    (*ctx).username,
+                    (*ctx).accountname,
+                    (*ctx).protocol,
                     OTRL_INSTAG_MASTER,
                     1,
                     null_mut(),
                     add_app_data,
                     data,
-                )
-            };
-            if c.m_context.is_null() {
-                c.m_context = ctx;
+                );
+                (*ctx).m_context = if master.is_null() { ctx } else { master };
             }
-        }
-        if their_instance == OTRL_INSTAG_MASTER {
-            c.recent_child = ctx;
-            c.recent_rcvd_child = ctx;
-            c.recent_sent_child = ctx;
+            if their_instance == OTRL_INSTAG_MASTER {
+                (*ctx).recent_child = ctx;
+                (*ctx).recent_rcvd_child = ctx;
+                (*ctx).recent_sent_child = ctx;
+            }
         }
         ctx
     })
-}
-
-fn user_ptr(c: &ConnContext) -> *const c_char {
-    c.username
 }
 
 /// True (1) when the fingerprint's trust is a non-empty string.
@@ -313,9 +317,10 @@ fn user_ptr(c: &ConnContext) -> *const c_char {
 pub unsafe extern "C" fn otrl_context_is_fingerprint_trusted(fprint: *mut Fingerprint) -> c_int {
     // SAFETY: fprint is NULL or valid; trust is NULL or a C string.
     unsafe {
-        match fprint.as_ref() {
-            Some(f) if !f.trust.is_null() => c_int::from(*f.trust != 0),
-            _ => 0,
+        if fprint.is_null() || (*fprint).trust.is_null() {
+            0
+        } else {
+            c_int::from(*(*fprint).trust != 0)
         }
     }
 }
@@ -330,10 +335,13 @@ pub unsafe extern "C" fn otrl_context_update_recent_child(
     context: *mut ConnContext,
     sent_msg: c_uint,
 ) {
-    // SAFETY: context is NULL or valid, and so is its master.
+    // SAFETY: context is NULL or valid, and so is its master (which may be
+    // `context` itself: both are reached through raw pointers only).
     unsafe {
-        let Some(c) = context.as_mut() else { return };
-        let master = c.m_context;
+        if context.is_null() {
+            return;
+        }
+        let master = (*context).m_context;
         if master.is_null() {
             return;
         }
@@ -362,25 +370,28 @@ pub unsafe extern "C" fn otrl_context_find_fingerprint(
 ) -> *mut Fingerprint {
     guard(null_mut(), || unsafe {
         // SAFETY (whole body): pointers are NULL or valid per the contract;
-        // the fingerprint list is well formed.
+        // the fingerprint list is well formed. The new node's `context` and
+        // `tous` point into the master: they are derived from the raw
+        // `m_context`, so they stay usable when the master is later reached
+        // through other pointers.
         if let Some(a) = addedp.as_mut() {
             *a = 0;
         }
-        let Some(c) = context.as_ref() else {
-            return null_mut();
-        };
-        if c.m_context.is_null() || fingerprint.is_null() {
+        if context.is_null() {
             return null_mut();
         }
-        let master = &mut *c.m_context;
+        let master = (*context).m_context;
+        if master.is_null() || fingerprint.is_null() {
+            return null_mut();
+        }
         let want = core::slice::from_raw_parts(fingerprint, 20);
-        let mut f = master.fingerprint_root.next;
-        while let Some(fp) = f.as_ref() {
-            if !fp.fingerprint.is_null() && core::slice::from_raw_parts(fp.fingerprint, 20) == want
-            {
+        let mut f = (*master).fingerprint_root.next;
+        while !f.is_null() {
+            let hash = (*f).fingerprint;
+            if !hash.is_null() && core::slice::from_raw_parts(hash, 20) == want {
                 return f;
             }
-            f = fp.next;
+            f = (*f).next;
         }
         if add_if_missing == 0 {
             return null_mut();
@@ -395,10 +406,9 @@ pub unsafe extern "C" fn otrl_context_find_fingerprint(
         if let Some(a) = addedp.as_mut() {
             *a = 1;
         }
-        let n = &mut *new;
-        n.fingerprint = hash;
-        n.context = master;
-        crate::list::insert(&raw mut master.fingerprint_root.next, new);
+        (*new).fingerprint = hash;
+        (*new).context = master;
+        crate::list::insert(&raw mut (*master).fingerprint_root.next, new);
         new
     })
 }
@@ -413,9 +423,11 @@ pub unsafe extern "C" fn otrl_context_find_fingerprint(
 pub unsafe extern "C" fn otrl_context_set_trust(fprint: *mut Fingerprint, trust: *const c_char) {
     guard((), || unsafe {
         // SAFETY: per the contract.
-        let Some(f) = fprint.as_mut() else { return };
-        free(f.trust);
-        f.trust = match bytes(trust) {
+        if fprint.is_null() {
+            return;
+        }
+        free((*fprint).trust);
+        (*fprint).trust = match bytes(trust) {
             Some(t) => malloc_cstring(t),
             None => null_mut(),
         };
@@ -429,18 +441,22 @@ pub unsafe extern "C" fn otrl_context_set_trust(fprint: *mut Fingerprint, trust:
 #[no_mangle]
 pub unsafe extern "C" fn otrl_context_force_finished(context: *mut ConnContext) {
     guard((), || unsafe {
-        // SAFETY: per the contract.
-        let Some(c) = context.as_mut() else { return };
-        c.msgstate = OtrlMessageStateValues::OTRL_MSGSTATE_FINISHED as c_uint;
-        crate::auth::auth_clear(&mut c.auth);
-        c.active_fingerprint = null_mut();
-        c.sessionid = [0; 20];
-        c.sessionid_len = 0;
-        c.protocol_version = 0;
-        if let Some(sm) = c.smstate.as_mut() {
+        // SAFETY: per the contract. The context is reached through the raw
+        // pointer field by field: a reference to all of it would also cover
+        // `fingerprint_root.next`, a list link that others write through.
+        if context.is_null() {
+            return;
+        }
+        (*context).msgstate = OtrlMessageStateValues::OTRL_MSGSTATE_FINISHED as c_uint;
+        crate::auth::auth_clear(&mut (*context).auth);
+        (*context).active_fingerprint = null_mut();
+        (*context).sessionid = [0; 20];
+        (*context).sessionid_len = 0;
+        (*context).protocol_version = 0;
+        if let Some(sm) = (*context).smstate.as_mut() {
             sm_state_reset(sm);
         }
-        otrl_context_priv_force_finished(c.context_priv);
+        otrl_context_priv_force_finished((*context).context_priv);
     })
 }
 
@@ -453,8 +469,8 @@ pub unsafe extern "C" fn otrl_context_force_plaintext(context: *mut ConnContext)
     // SAFETY: per the contract.
     unsafe {
         otrl_context_force_finished(context);
-        if let Some(c) = context.as_mut() {
-            c.msgstate = OtrlMessageStateValues::OTRL_MSGSTATE_PLAINTEXT as c_uint;
+        if !context.is_null() {
+            (*context).msgstate = OtrlMessageStateValues::OTRL_MSGSTATE_PLAINTEXT as c_uint;
         }
     }
 }
@@ -475,13 +491,21 @@ pub unsafe extern "C" fn otrl_context_forget_fingerprint(
     and_maybe_context: c_int,
 ) {
     guard((), || unsafe {
-        // SAFETY: per the contract; the list links are well formed.
-        let Some(f) = fprint.as_mut() else { return };
-        let ctx = f.context;
-        let Some(c) = ctx.as_mut() else { return };
+        // SAFETY: per the contract; the list links are well formed. The
+        // fingerprint and its context are reached through raw pointers
+        // only: unlinking writes the context's `fingerprint_root.next` (or
+        // a neighbour's `next`) through `tous`, which would invalidate any
+        // reference held to them.
+        if fprint.is_null() {
+            return;
+        }
+        let ctx = (*fprint).context;
+        if ctx.is_null() {
+            return;
+        }
         let plaintext = OtrlMessageStateValues::OTRL_MSGSTATE_PLAINTEXT as c_uint;
-        if core::ptr::eq(fprint, &c.fingerprint_root) {
-            if c.msgstate == plaintext && and_maybe_context != 0 {
+        if core::ptr::eq(fprint, &raw mut (*ctx).fingerprint_root) {
+            if (*ctx).msgstate == plaintext && and_maybe_context != 0 {
                 otrl_context_forget(ctx);
             }
             return;
@@ -494,11 +518,14 @@ pub unsafe extern "C" fn otrl_context_forget_fingerprint(
                 (*m).active_fingerprint = null_mut();
             }
         });
-        free(f.fingerprint);
-        free(f.trust);
+        free((*fprint).fingerprint);
+        free((*fprint).trust);
         crate::list::unlink(fprint);
         free(fprint);
-        if c.msgstate == plaintext && c.fingerprint_root.next.is_null() && and_maybe_context != 0 {
+        if (*ctx).msgstate == plaintext
+            && (*ctx).fingerprint_root.next.is_null()
+            && and_maybe_context != 0
+        {
             otrl_context_forget(ctx);
         }
     })
@@ -549,20 +576,23 @@ unsafe fn family_uses_encrypted(master: *mut ConnContext, fprint: *mut Fingerpri
 #[no_mangle]
 pub unsafe extern "C" fn otrl_context_forget(context: *mut ConnContext) -> c_int {
     guard(1, || unsafe {
-        // SAFETY: per the contract; the list links are well formed.
-        let Some(c) = context.as_mut() else { return 0 };
+        // SAFETY: per the contract; the list links are well formed. Raw
+        // accesses only: destroying a child relinks this context's `next`
+        // through the child's `tous`.
+        if context.is_null() {
+            return 0;
+        }
         let encrypted = OtrlMessageStateValues::OTRL_MSGSTATE_ENCRYPTED as c_uint;
-        if c.m_context == context {
+        if (*context).m_context == context {
             let mut busy = false;
             for_each_family_member(context, |m| busy |= (*m).msgstate == encrypted);
             if busy {
                 return 1;
             }
-            // Raw reads: destroy_context relinks `next` through back-links.
             while !(*context).next.is_null() && (*(*context).next).m_context == context {
                 destroy_context((*context).next);
             }
-        } else if c.msgstate == encrypted {
+        } else if (*context).msgstate == encrypted {
             return 1;
         }
         destroy_context(context);
@@ -575,34 +605,39 @@ pub unsafe extern "C" fn otrl_context_forget(context: *mut ConnContext) -> c_int
 /// # Safety
 /// `ctx` is a valid, linked context that is not ENCRYPTED.
 unsafe fn destroy_context(ctx: *mut ConnContext) {
-    // SAFETY: per the contract.
+    // SAFETY: per the contract. Only raw accesses to the context: forgetting
+    // its fingerprints writes its `fingerprint_root.next`, unlinking writes
+    // through its neighbours, `app_data_free` is application code, and the
+    // master may be this very context.
     unsafe {
         otrl_context_force_plaintext(ctx);
-        let c = &mut *ctx;
-        while !c.fingerprint_root.next.is_null() {
-            otrl_context_forget_fingerprint(c.fingerprint_root.next, 0);
+        while !(*ctx).fingerprint_root.next.is_null() {
+            otrl_context_forget_fingerprint((*ctx).fingerprint_root.next, 0);
         }
         // A child may still hold this context as its master's recent child.
-        if let Some(m) = c.m_context.as_mut() {
-            if m.recent_child == ctx || m.recent_rcvd_child == ctx || m.recent_sent_child == ctx {
-                m.recent_child = c.m_context;
-                m.recent_rcvd_child = c.m_context;
-                m.recent_sent_child = c.m_context;
-            }
+        let m = (*ctx).m_context;
+        if !m.is_null()
+            && ((*m).recent_child == ctx
+                || (*m).recent_rcvd_child == ctx
+                || (*m).recent_sent_child == ctx)
+        {
+            (*m).recent_child = m;
+            (*m).recent_rcvd_child = m;
+            (*m).recent_sent_child = m;
         }
-        if let (Some(free_fn), false) = (c.app_data_free, c.app_data.is_null()) {
-            free_fn(c.app_data);
+        if let (Some(free_fn), false) = ((*ctx).app_data_free, (*ctx).app_data.is_null()) {
+            free_fn((*ctx).app_data);
         }
-        c.app_data = null_mut();
-        crate::list::unlink(core::ptr::from_mut(c));
-        free(c.username);
-        free(c.accountname);
-        free(c.protocol);
-        if let Some(sm) = c.smstate.as_mut() {
+        (*ctx).app_data = null_mut();
+        crate::list::unlink(ctx);
+        free((*ctx).username);
+        free((*ctx).accountname);
+        free((*ctx).protocol);
+        if let Some(sm) = (*ctx).smstate.as_mut() {
             sm_state_reset(sm);
         }
-        free(c.smstate);
-        crate::context_priv::context_priv_free(c.context_priv);
+        free((*ctx).smstate);
+        crate::context_priv::context_priv_free((*ctx).context_priv);
         free(ctx);
     }
 }
@@ -640,16 +675,17 @@ pub unsafe extern "C" fn otrl_context_find_recent_instance(
 ) -> *mut ConnContext {
     // SAFETY: context and its master are NULL or valid.
     unsafe {
-        let Some(c) = context.as_ref() else {
+        if context.is_null() {
             return null_mut();
-        };
-        let Some(m) = c.m_context.as_ref() else {
+        }
+        let m = (*context).m_context;
+        if m.is_null() {
             return null_mut();
-        };
+        }
         match recent_instag {
-            OTRL_INSTAG_RECENT => m.recent_child,
-            OTRL_INSTAG_RECENT_RECEIVED => m.recent_rcvd_child,
-            OTRL_INSTAG_RECENT_SENT => m.recent_sent_child,
+            OTRL_INSTAG_RECENT => (*m).recent_child,
+            OTRL_INSTAG_RECENT_RECEIVED => (*m).recent_rcvd_child,
+            OTRL_INSTAG_RECENT_SENT => (*m).recent_sent_child,
             _ => null_mut(),
         }
     }
@@ -665,15 +701,17 @@ pub unsafe extern "C" fn otrl_context_find_recent_instance(
 pub unsafe extern "C" fn otrl_context_find_recent_secure_instance(
     context: *mut ConnContext,
 ) -> *mut ConnContext {
-    // SAFETY: context is NULL or valid, as are its family members.
+    // SAFETY: context is NULL or valid, as are its family members. The
+    // result is handed to callers who write through it, so it is one of the
+    // raw pointers of the list, never one made from a shared reference.
     unsafe {
-        let Some(c) = context.as_ref() else {
+        if context.is_null() {
             return null_mut();
-        };
-        let master = c.m_context;
+        }
+        let master = (*context).m_context;
         let mut best = context;
-        for_each_family_member(master, |cand| {
-            let (b, cand) = (&*best, &*cand);
+        for_each_family_member(master, |cand_ptr| {
+            let (b, cand) = (&*best, &*cand_ptr);
             let rank = |s: c_uint| match s {
                 1 => 2, // ENCRYPTED
                 2 => 1, // FINISHED
@@ -691,7 +729,7 @@ pub unsafe extern "C" fn otrl_context_find_recent_secure_instance(
                 _ => false,
             };
             if better {
-                best = cand as *const ConnContext as *mut ConnContext;
+                best = cand_ptr;
             }
         });
         best

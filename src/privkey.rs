@@ -389,15 +389,21 @@ unsafe fn pending_forget(p: *mut OtrlPendingPrivKey) {
 }
 
 /// The pending entry for (account, protocol), or NULL.
-fn pending_find(us: &s_OtrlUserState, acct: &[u8], proto: &[u8]) -> *mut OtrlPendingPrivKey {
-    let mut cur = us.pending_root;
-    // SAFETY: the list is well formed.
+///
+/// Takes the raw user state: callers go on to link or unlink entries, which
+/// writes the list head through the entries' `tous`.
+///
+/// # Safety
+/// `us` is a valid user state.
+unsafe fn pending_find(us: OtrlUserState, acct: &[u8], proto: &[u8]) -> *mut OtrlPendingPrivKey {
+    // SAFETY: us is valid per the contract; the list is well formed.
     unsafe {
-        while let Some(e) = cur.as_ref() {
-            if bytes(e.accountname) == Some(acct) && bytes(e.protocol) == Some(proto) {
+        let mut cur = (*us).pending_root;
+        while !cur.is_null() {
+            if bytes((*cur).accountname) == Some(acct) && bytes((*cur).protocol) == Some(proto) {
                 return cur;
             }
-            cur = e.next;
+            cur = (*cur).next;
         }
     }
     null_mut()
@@ -423,12 +429,12 @@ pub unsafe extern "C" fn otrl_privkey_generate_start(
             if let Some(p) = newkeyp.as_mut() {
                 *p = null_mut();
             }
-            let (Some(u), Some(acct), Some(proto)) =
-                (us.as_mut(), bytes(accountname), bytes(protocol))
+            let (false, Some(acct), Some(proto)) =
+                (us.is_null(), bytes(accountname), bytes(protocol))
             else {
                 return libotr_error(code::INV_VALUE);
             };
-            if !pending_find(u, acct, proto).is_null() {
+            if !pending_find(us, acct, proto).is_null() {
                 return libotr_error(code::EEXIST);
             }
             let entry = calloc::<OtrlPendingPrivKey>();
@@ -526,10 +532,11 @@ unsafe fn finish_path(
     unsafe {
         let result = match finished_file(us, newkey) {
             Err(e) => e,
-            Ok(data) => match (replace_path(name, &data, true), us.as_mut()) {
+            // Only a null check on `us`: load_keys relinks its list.
+            Ok(data) => match (replace_path(name, &data, true), us.is_null()) {
                 (Err(e), _) => e,
-                (Ok(()), Some(_)) => load_keys(us, &data),
-                (Ok(()), None) => libotr_error(code::INV_VALUE),
+                (Ok(()), false) => load_keys(us, &data),
+                (Ok(()), true) => libotr_error(code::INV_VALUE),
             },
         };
         otrl_privkey_generate_cancelled(us, newkey);
@@ -570,10 +577,11 @@ pub unsafe extern "C" fn otrl_privkey_generate_finish_FILEp(
     guard(libotr_error(code::GENERAL), || {
         // SAFETY: per the contract.
         unsafe {
-            let result = match (us.as_mut(), privf.is_null(), finished_file(us, newkey)) {
-                (None, _, _) | (_, true, _) => libotr_error(code::INV_VALUE),
+            // Only a null check on `us`: reading the keys back relinks its list.
+            let result = match (us.is_null(), privf.is_null(), finished_file(us, newkey)) {
+                (true, _, _) | (_, true, _) => libotr_error(code::INV_VALUE),
                 (_, _, Err(e)) => e,
-                (Some(_), false, Ok(data)) => {
+                (false, false, Ok(data)) => {
                     let written = libc::fwrite(data.as_ptr().cast(), 1, data.len(), privf);
                     if written != data.len()
                         || libc::fflush(privf) != 0
@@ -637,12 +645,13 @@ pub unsafe extern "C" fn otrl_privkey_generate_cancelled(us: OtrlUserState, newk
         }
         // SAFETY: newkey is a boxed PendingKey per the contract.
         let p = unsafe { Box::from_raw(newkey.cast::<PendingKey>()) };
-        // SAFETY: us is NULL or valid.
-        if let Some(u) = unsafe { us.as_ref() } {
-            let entry = pending_find(u, &p.accountname, &p.protocol);
-            if !entry.is_null() {
-                // SAFETY: entry is linked in us.
-                unsafe { pending_forget(entry) };
+        if !us.is_null() {
+            // SAFETY: us is valid; entry, if found, is linked in it.
+            unsafe {
+                let entry = pending_find(us, &p.accountname, &p.protocol);
+                if !entry.is_null() {
+                    pending_forget(entry);
+                }
             }
         }
     })
