@@ -487,11 +487,14 @@ unsafe fn send_or_error_auth(
             && c.m_context == ctx
         {
             c.auth.commit_sent_time = now() as libc::time_t;
-            if let Some(u) = us.as_mut() {
-                if u.timer_running == 0 && ops.get().is_some_and(|o| o.timer_control.is_some()) {
-                    ops.timer_control(POLL_DEFAULT_INTERVAL);
-                    u.timer_running = 1;
-                }
+            // Through the raw pointer: the callback may re-enter the
+            // library with this user state.
+            if !us.is_null()
+                && (*us).timer_running == 0
+                && ops.get().is_some_and(|o| o.timer_control.is_some())
+            {
+                ops.timer_control(POLL_DEFAULT_INTERVAL);
+                (*us).timer_running = 1;
             }
         }
     }
@@ -668,13 +671,14 @@ unsafe fn go_encrypted(
         c.auth.session_id_half = c.sessionid_half;
         c.auth.their_fingerprint = est.their_fingerprint;
         c.auth.their_keyid = est.their_keyid;
-        sync_keyids(ctx);
         let p = &mut *c.context_priv;
         p.generation = p.generation.wrapping_add(1);
         // A fresh session counts as recent traffic: no heartbeat is due yet.
         p.lastsent = now() as libc::time_t;
         c.active_fingerprint = found;
         c.msgstate = ENCRYPTED;
+        // After the last use of `c`: it reads the context through `ctx`.
+        sync_keyids(ctx);
         ops.update_context_list();
         if secured == Secured::StillSecure {
             if let Some(f) = ops.get().and_then(|o| o.still_secure) {
@@ -1831,30 +1835,34 @@ pub unsafe extern "C" fn otrl_message_poll(
 ) {
     guard((), || unsafe {
         // SAFETY: per the contract.
-        let Some(u) = us.as_mut() else { return };
+        // Raw pointers only: sync_auth writes the contexts it is given, and
+        // the callback may re-enter the library with this user state.
+        if us.is_null() {
+            return;
+        }
         let t = now();
         let mut waiting = false;
-        let mut cur = u.context_root;
-        while let Some(c) = cur.as_mut() {
-            if c.m_context == cur
-                && c.auth.authstate == AuthState::AwaitingDhKey as c_uint
-                && c.auth.protocol_version == 3
-                && c.auth.commit_sent_time > 0
+        let mut cur = (*us).context_root;
+        while !cur.is_null() {
+            if (*cur).m_context == cur
+                && (*cur).auth.authstate == AuthState::AwaitingDhKey as c_uint
+                && (*cur).auth.protocol_version == 3
+                && (*cur).auth.commit_sent_time > 0
             {
-                if c.auth.commit_sent_time < t - MAX_AKE_WAIT_TIME {
+                if (*cur).auth.commit_sent_time < t - MAX_AKE_WAIT_TIME {
                     session(cur).auth.clear();
                     sync_auth(cur);
-                    c.auth.commit_sent_time = 0;
+                    (*cur).auth.commit_sent_time = 0;
                 } else {
                     waiting = true;
                 }
             }
-            cur = c.next;
+            cur = (*cur).next;
         }
         let ops = Ops { ops, opdata };
         if !waiting && ops.get().is_some_and(|o| o.timer_control.is_some()) {
             ops.timer_control(0);
-            u.timer_running = 0;
+            (*us).timer_running = 0;
         }
     })
 }
