@@ -194,7 +194,6 @@ impl DataSession {
             Header::v2(MSGTYPE_DATA)
         };
         let (sender_keyid, recipient_keyid) = (self.our_keyid - 1, self.their_keyid);
-        let old_mac_keys = core::mem::take(&mut *self.saved_mac_keys);
         let sess = {
             let (i, j) = (1, 0);
             if self.sessions[i][j].is_none() {
@@ -202,6 +201,9 @@ impl DataSession {
             }
             self.sessions[i][j].as_mut().expect("just filled")
         };
+        // Taken only once the message can be made: on an error above the
+        // keys stay queued for the next message.
+        let old_mac_keys = core::mem::take(&mut *self.saved_mac_keys);
         increment(&mut sess.send_ctr);
         // One buffer: the plaintext is laid out where the ciphertext goes
         // and encrypted there, so no other copy of it is made.
